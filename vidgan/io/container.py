@@ -1,0 +1,70 @@
+"""Opening media files with PyAV, with one clear error for every way a file can be bad."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import av
+
+from vidgan.errors import DecodeError, InputError
+
+#: Largest frame vidgan agrees to decode (pixels). Checked from the header, before any
+#: frame buffer is allocated: a forged or broken header cannot make us allocate gigabytes.
+MAX_FRAME_PIXELS = 8192 * 8192
+
+
+def check_input_file(path: str | os.PathLike[str]) -> Path:
+    """Return ``path`` as a Path if it names a non-empty regular file; raise InputError if not."""
+    file = Path(path)
+    if not file.exists():
+        raise InputError(file, "no such file")
+    if file.is_dir():
+        raise InputError(file, "is a directory, expected a file")
+    if not file.is_file():
+        raise InputError(file, "is not a regular file")
+    if file.stat().st_size == 0:
+        raise InputError(file, "is empty (0 bytes)")
+    if not os.access(file, os.R_OK):
+        raise InputError(file, "is not readable (permission denied)")
+    return file
+
+
+def open_video(path: str | os.PathLike[str]) -> tuple[av.container.InputContainer, av.VideoStream]:
+    """Open ``path`` and return its container and first video stream.
+
+    Raises InputError when the file is missing, empty, not a media file, has no video stream
+    or declares a frame larger than :data:`MAX_FRAME_PIXELS`.
+    """
+    file = check_input_file(path)
+    try:
+        container = av.open(str(file), metadata_errors="ignore")
+    except av.FFmpegError as error:
+        raise DecodeError(file, f"not a readable video ({_ffmpeg_reason(error)})") from None
+    try:
+        stream = _video_stream(file, container)
+    except BaseException:
+        container.close()
+        raise
+    return container, stream
+
+
+def _video_stream(file: Path, container: av.container.InputContainer) -> av.VideoStream:
+    if not container.streams.video:
+        kinds = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
+        raise InputError(file, f"has no video stream (streams: {kinds})")
+    stream = container.streams.video[0]
+    width, height = stream.codec_context.width, stream.codec_context.height
+    if width <= 0 or height <= 0:
+        raise DecodeError(file, f"video stream declares an invalid size {width}x{height}")
+    if width * height > MAX_FRAME_PIXELS:
+        raise InputError(
+            file,
+            f"frame size {width}x{height} exceeds the limit of {MAX_FRAME_PIXELS} pixels "
+            "(refusing to allocate; the header may be corrupt)",
+        )
+    return stream
+
+
+def _ffmpeg_reason(error: av.FFmpegError) -> str:
+    return error.strerror or type(error).__name__
