@@ -1,0 +1,1 @@
+"""End-to-end workflows built from vidgan's library pieces (importable, driven by the CLI)."""

@@ -1,6 +1,7 @@
 """Video and image I/O on PyAV: probe, read, write; frames are RGB uint8 ``(H, W, 3)``."""
 
 from vidgan.io.atomic import atomic_path
+from vidgan.io.audio import read_audio, write_audio
 from vidgan.io.clips import Clip
 from vidgan.io.images import (
     ImageFolderReader,
@@ -22,7 +23,9 @@ __all__ = [
     "atomic_path",
     "list_images",
     "probe",
+    "read_audio",
     "read_image",
+    "write_audio",
     "write_image",
     "write_image_folder",
 ]

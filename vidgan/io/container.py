@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import av
+import av.logging
 
 from vidgan.errors import DecodeError, InputError
 
@@ -37,10 +38,7 @@ def open_video(path: str | os.PathLike[str]) -> tuple[av.container.InputContaine
     or declares a frame larger than :data:`MAX_FRAME_PIXELS`.
     """
     file = check_input_file(path)
-    try:
-        container = av.open(str(file), metadata_errors="ignore")
-    except av.FFmpegError as error:
-        raise DecodeError(file, f"not a readable video ({_ffmpeg_reason(error)})") from None
+    container = _open_explained(file)
     try:
         stream = _video_stream(file, container)
     except BaseException:
@@ -66,5 +64,16 @@ def _video_stream(file: Path, container: av.container.InputContainer) -> av.Vide
     return stream
 
 
-def _ffmpeg_reason(error: av.FFmpegError) -> str:
-    return error.strerror or type(error).__name__
+def _open_explained(file: Path) -> av.container.InputContainer:
+    """``av.open`` whose error carries FFmpeg's own last complaint (e.g. "moov atom not found")."""
+    previous = av.logging.get_level()
+    av.logging.set_level(av.logging.ERROR)
+    try:
+        with av.logging.Capture() as logs:
+            return av.open(str(file), metadata_errors="ignore")
+    except av.FFmpegError as error:
+        complaints = [message.strip() for _, _, message in logs if message.strip()]
+        reason = "; ".join(dict.fromkeys(complaints[-2:])) or error.strerror or type(error).__name__
+        raise DecodeError(file, f"not a readable video ({reason})") from None
+    finally:
+        av.logging.set_level(previous)

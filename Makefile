@@ -1,0 +1,30 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: demo test proof bench clean
+
+# The venv is (re)built when pyproject.toml changes. pip takes torch 2.14.1 / torchvision
+# 0.29.1 from this machine's local wheel store; everything else comes from PyPI.
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
+	$(BIN)/python -c "import vidgan, torch, av, cv2, mediapipe, ray.data"
+	touch $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(BIN)/vidgan demo --config configs/pipelines/demo.yaml
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+proof: $(INSTALLED)
+	$(BIN)/python -m pytest -m proof -s
+
+bench: $(INSTALLED)
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf out .pytest_cache

@@ -1,0 +1,142 @@
+"""``vidgan`` command line: one registry of subcommands; user errors print one line, exit != 0."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from vidgan.errors import VidganError
+
+
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: ``configure`` adds its arguments, ``run`` executes it (returns exit code)."""
+
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+COMMANDS: dict[str, Command] = {}
+
+
+def command(name: str, help: str, configure: Callable[[argparse.ArgumentParser], None] = lambda p: None):
+    """Register ``run(args) -> int`` as subcommand ``name``."""
+
+    def register(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = Command(name, help, configure, run)
+        return run
+
+    return register
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="vidgan", description="Video and face synthesis pipeline.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for entry in COMMANDS.values():
+        entry.configure(subparsers.add_parser(entry.name, help=entry.help, description=entry.help))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vidgan`` script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return COMMANDS[args.command].run(args)
+    except VidganError as error:
+        if args.debug:
+            raise
+        print(f"vidgan {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"vidgan {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+# --- subcommands -------------------------------------------------------------------------
+
+
+@command("version", "print the vidgan version and its key libraries")
+def _version(args: argparse.Namespace) -> int:
+    from importlib.metadata import version
+
+    names = ("vidgan", "torch", "torchvision", "av", "kornia", "opencv-python", "mediapipe", "ray")
+    for name in names:
+        print(f"{name} {version(name)}")
+    return 0
+
+
+def _probe_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", help="video file")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+
+
+@command("probe", "print what a video file holds (frames, fps, size, codec, audio, rotation)", _probe_args)
+def _probe(args: argparse.Namespace) -> int:
+    from vidgan.io import probe
+
+    info = probe(args.video)
+    if args.json:
+        fields = asdict(info) | {"path": str(info.path), "fps": str(info.fps)}
+        print(json.dumps(fields, indent=2))
+    else:
+        print(info.describe())
+    return 0
+
+
+def _convert_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("source", help="input video")
+    parser.add_argument("target", help="output video (.mp4, .mov, .mkv)")
+    parser.add_argument("--fps", help="output frame rate, e.g. 25 or 30000/1001 (default: the source's)")
+    parser.add_argument("--size", help="WIDTHxHEIGHT, or one number for the shorter side (default: the source's)")
+    parser.add_argument("--crf", type=int, default=18, help="H.264 quality, lower is better (default 18)")
+    parser.add_argument("--preset", default="medium", help="x264 speed preset (default medium)")
+    parser.add_argument(
+        "--allow-damaged", action="store_true", help="convert what decodes from a damaged file instead of failing"
+    )
+
+
+@command("convert", "re-encode a video to H.264 (new fps/size), keeping its audio", _convert_args)
+def _convert(args: argparse.Namespace) -> int:
+    from fractions import Fraction
+
+    from vidgan.errors import ConfigError
+    from vidgan.io.convert import convert, parse_size
+
+    try:
+        fps = Fraction(args.fps) if args.fps else None
+        size = parse_size(args.size) if args.size else None
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if fps is not None and fps <= 0:
+        raise ConfigError(f"--fps must be positive, got {args.fps}")
+    print(convert(args.source, args.target, fps=fps, size=size, crf=args.crf, preset=args.preset,
+                  allow_damaged=args.allow_damaged))
+    return 0
+
+
+def _demo_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=None, help="YAML preset (default: built-in defaults)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
+
+
+@command("demo", "the main job on a bundled default: a generated clip, processed end to end", _demo_args)
+def _demo(args: argparse.Namespace) -> int:
+    from pipelines.demo import DemoConfig, run_demo
+    from vidgan.config import load_config
+
+    config = load_config(DemoConfig, args.config, args.overrides)
+    report = run_demo(config)
+    print(report.describe())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
