@@ -117,8 +117,13 @@ def _convert(args: argparse.Namespace) -> int:
         raise ConfigError(str(error)) from None
     if fps is not None and fps <= 0:
         raise ConfigError(f"--fps must be positive, got {args.fps}")
-    print(convert(args.source, args.target, fps=fps, size=size, crf=args.crf, preset=args.preset,
-                  allow_damaged=args.allow_damaged))
+    report = convert(
+        args.source, args.target, fps=fps, size=size, crf=args.crf, preset=args.preset,
+        allow_damaged=args.allow_damaged,
+    )
+    for problem in report.damage:
+        print(f"vidgan convert: warning: {args.source}: {problem}", file=sys.stderr)
+    print(f"{report.path} ({report.frames} frames)")
     return 0
 
 

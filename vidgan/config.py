@@ -59,7 +59,7 @@ def parse_overrides(items: Sequence[str]) -> dict[str, Any]:
 def from_dict(cls: type[T], data: Mapping[str, Any], *, source: str = "config", prefix: str = "") -> T:
     """Build dataclass ``cls`` from a mapping, checking keys and types recursively."""
     if not isinstance(data, Mapping):
-        raise ConfigError(f"{source}: section {prefix or cls.__name__!r} must be a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{source}: section {prefix.rstrip('.') or cls.__name__!r} must be a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     hints = typing.get_type_hints(cls)
     unknown = sorted(set(data) - set(fields))
@@ -161,6 +161,11 @@ def _coerce(hint: Any, value: Any, *, source: str, key: str) -> Any:
     if hint is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads "1e-4" (no dot) as a string
+            try:
+                return float(value)
+            except ValueError:
+                pass
         fail()
     if hint is str:
         if isinstance(value, str):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -42,6 +43,15 @@ def output_size(info: VideoInfo, size: tuple[int, int] | int | None) -> tuple[in
     return round(info.height * scale), round(info.width * scale)
 
 
+@dataclass(frozen=True)
+class ConvertReport:
+    """What :func:`convert` wrote, and the damage it met in the source (empty when clean)."""
+
+    path: Path
+    frames: int
+    damage: list[str]
+
+
 def convert(
     source: str | os.PathLike[str],
     target: str | os.PathLike[str],
@@ -51,12 +61,12 @@ def convert(
     crf: int = 18,
     preset: str = "medium",
     allow_damaged: bool = False,
-) -> Path:
+) -> ConvertReport:
     """Re-encode ``source`` into ``target`` at ``fps`` and ``size`` (defaults: the source's).
 
     A frame-rate change drops or repeats frames by timestamp. Damaged input raises
     :class:`DecodeError` and leaves no output unless ``allow_damaged``, which converts what
-    decodes and returns the damage in the reader's report.
+    decodes and lists the damage in the report.
     """
     reader = VideoReader(source, strict=not allow_damaged)
     info = reader.info
@@ -72,7 +82,7 @@ def convert(
             writer.write(frame)
         if writer.frames_written == 0:
             raise DecodeError(source, "no frame could be decoded")
-    return Path(target)
+    return ConvertReport(Path(target), writer.frames_written, list(reader.damage))
 
 
 def _retimed(indexed: Iterator[tuple[int, np.ndarray]], src: Fraction, dst: Fraction) -> Iterator[np.ndarray]:

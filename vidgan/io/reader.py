@@ -89,16 +89,12 @@ class VideoReader:
         with container:
             stream.thread_type = "AUTO"
             stream.thread_count = self.threads
-            if start > 0:
-                container.seek(int(self._times[start]), stream=stream, backward=True)
             expected = start
-            for index, frame in self._decode(container, stream):
+            for index, frame in self._decode(container, stream, start):
                 if index < start:
                     continue
                 if index >= stop:
                     break
-                if index > expected:
-                    self._report(f"frames {expected}..{index - 1} missing (undecodable)")
                 expected = index + 1
                 yield index, self._to_rgb(frame)
             if expected < stop:
@@ -124,8 +120,16 @@ class VideoReader:
             drop_last=drop_last,
         )
 
-    def _decode(self, container, stream) -> Iterator[tuple[int, av.VideoFrame]]:
-        counter = 0
+    def _decode(self, container, stream, start: int) -> Iterator[tuple[int, av.VideoFrame]]:
+        """Decode from the keyframe at or before ``start``, numbering frames in output order.
+
+        After a seek the first frame's timestamp places it in the stream; the frames after it
+        are counted (decoders such as packed-B-frame MPEG-4 emit timestamps out of order).
+        """
+        index = 0
+        if start > 0:
+            container.seek(int(self._times[start]), stream=stream, backward=True)
+            index = None
         for packet in container.demux(stream):
             try:
                 decoded = packet.decode()
@@ -133,19 +137,24 @@ class VideoReader:
                 self._report(f"packet at pts {packet.pts} does not decode ({error.strerror})")
                 continue
             for frame in decoded:
-                index = self._index_of(frame, counter)
-                counter = index + 1
+                if index is None:
+                    index = self._index_of(frame)
+                    if index is None:  # no usable timestamp: count from the very start
+                        container.seek(0)
+                        yield from self._decode(container, stream, 0)
+                        return
                 if frame.is_corrupt:
                     self._report(f"frame {index} is marked corrupt by the decoder")
                 yield index, frame
+                index += 1
 
-    def _index_of(self, frame: av.VideoFrame, fallback: int) -> int:
+    def _index_of(self, frame: av.VideoFrame) -> int | None:
         if frame.pts is None:
-            return fallback
+            return None
         position = bisect.bisect_left(self._times, frame.pts)
         if position < len(self._times) and self._times[position] == frame.pts:
             return position
-        return fallback
+        return None
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         if (

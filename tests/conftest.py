@@ -1,0 +1,42 @@
+"""Shared fixtures: the real sample data in ../shared/data, and generated media."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+VIDEOS = SHARED_DATA / "videos"
+
+
+def shared(relative: str) -> Path:
+    """Path of a file under ../shared/data; skips locally if the folder is absent, fails in CI."""
+    path = SHARED_DATA / relative
+    if not path.exists():
+        message = f"{path} is absent (the shared sample data folder)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def shared_videos() -> list[str]:
+    """Names of the sample videos (empty when the shared folder is absent)."""
+    return sorted(p.name for p in VIDEOS.iterdir()) if VIDEOS.is_dir() else ["<missing>"]
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """Peak signal-to-noise ratio of two uint8 images, in dB."""
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else float(10 * np.log10(255.0**2 / mse))
+
+
+@pytest.fixture(scope="session")
+def synthetic_video(tmp_path_factory) -> Path:
+    """A generated 48-frame 128x160 clip at 24 fps with a tone soundtrack."""
+    from vidgan.data import write_synthetic_video
+
+    return write_synthetic_video(tmp_path_factory.mktemp("media") / "synthetic.mp4", frames=48, size=(128, 160))

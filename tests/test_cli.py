@@ -1,0 +1,64 @@
+"""The `vidgan` command: subcommands, probe, convert, version, demo, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from fractions import Fraction
+
+from conftest import shared
+from vidgan.cli import main
+from vidgan.io import probe, read_audio
+
+
+def run_vidgan(*args):
+    return subprocess.run([sys.executable, "-m", "vidgan.cli", *args], capture_output=True, text=True)
+
+
+def test_help_lists_the_subcommands():
+    result = run_vidgan("--help")
+    assert result.returncode == 0
+    for name in ("probe", "convert", "version", "demo"):
+        assert name in result.stdout
+
+
+def test_version_names_the_libraries(capsys):
+    assert main(["version"]) == 0
+    out = capsys.readouterr().out
+    assert "vidgan 0.1.0" in out and "torch 2.14.1" in out
+
+
+def test_probe_prints_json(capsys):
+    assert main(["probe", str(shared("videos/talking_head_pexels.mp4")), "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["frames"] == 472 and Fraction(info["fps"]) == Fraction(24000, 1001)
+    assert (info["width"], info["height"]) == (640, 360) and info["audio_codec"] == "aac"
+
+
+def test_convert_changes_fps_and_size_and_keeps_audio(tmp_path, synthetic_video):
+    target = tmp_path / "small.mp4"
+    assert main(["convert", str(synthetic_video), str(target), "--fps", "12", "--size", "80x64", "--preset", "ultrafast"]) == 0
+    info = probe(target)
+    assert (info.width, info.height) == (80, 64) and info.fps == 12
+    assert info.frames == 24  # 48 frames at 24 fps -> 2 s at 12 fps
+    audio, rate = read_audio(target)
+    assert abs(audio.shape[1] / rate - 2.0) <= 1 / 12
+
+
+def test_bad_arguments_exit_non_zero_with_one_line(tmp_path):
+    result = run_vidgan("convert", "in.mp4", str(tmp_path / "o.mp4"), "--size", "big")
+    assert result.returncode == 2
+    assert result.stderr.strip() == "vidgan convert: error: size 'big': expected WIDTHxHEIGHT or one number for the shorter side"
+    result = run_vidgan("probe", str(tmp_path / "missing.mp4"))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "no such file" in result.stderr
+    debug = run_vidgan("--debug", "probe", str(tmp_path / "missing.mp4"))
+    assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out_dir = tmp_path / "demo"
+    assert main(["demo", f"out_dir={out_dir}", "frames=20", "height=64", "width=96", "clip_length=8"]) == 0
+    assert "processed 20 frames" in capsys.readouterr().out
+    info = probe(out_dir / "processed.mp4")
+    assert info.frames == 20 and (info.width, info.height) == (192, 64) and info.has_audio

@@ -1,0 +1,108 @@
+"""Bad input: a clear one-line error naming the file, exit code != 0, no output left behind."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import shared
+from vidgan.cli import main
+from vidgan.errors import InputError
+from vidgan.io import probe, write_audio
+
+
+def make_truncated_index_first(tmp_path):
+    data = shared("videos/talking_head_pexels.mp4").read_bytes()  # moov before mdat
+    path = tmp_path / "truncated.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def make_truncated_index_last(tmp_path):
+    data = shared("videos/dance_musepose.mp4").read_bytes()  # moov after mdat: cut away
+    path = tmp_path / "truncated_no_index.mp4"
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def make_zero_bytes(tmp_path):
+    path = tmp_path / "empty.mp4"
+    path.touch()
+    return path
+
+
+def make_text(tmp_path):
+    path = tmp_path / "notes.mp4"
+    path.write_text("this is not a video\n" * 50)
+    return path
+
+
+def make_audio_only(tmp_path):
+    return write_audio(tmp_path / "voice.mp4", np.zeros((1, 48000), np.float32), 48000)
+
+
+def make_directory(tmp_path):
+    path = tmp_path / "folder.mp4"
+    path.mkdir()
+    return path
+
+
+def make_huge_header(size):
+    def make(tmp_path):
+        path = tmp_path / f"huge_{size}.y4m"
+        path.write_bytes(f"YUV4MPEG2 W{size} H{size} F25:1 Ip A1:1 C420jpeg\nFRAME\n".encode() + bytes(4096))
+        return path
+
+    return make
+
+
+CASES = {
+    "truncated, index kept": (make_truncated_index_first, "truncated: header declares 472 frames"),
+    "truncated, index lost": (make_truncated_index_last, "moov atom not found"),
+    "zero bytes": (make_zero_bytes, "is empty (0 bytes)"),
+    "text named .mp4": (make_text, "not a readable video"),
+    "missing": (lambda tmp_path: tmp_path / "missing.mp4", "no such file"),
+    "audio only": (make_audio_only, "has no video stream (streams: audio aac)"),
+    "directory": (make_directory, "is a directory"),
+    "40000x40000 header": (make_huge_header(40000), "40000x40000"),
+    "12000x12000 header": (make_huge_header(12000), "exceeds the limit"),
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_convert_fails_cleanly(case, tmp_path, capsys):
+    make, expected = CASES[case]
+    source = make(tmp_path)
+    out_dir = tmp_path / "out"
+    code = main(["convert", str(source), str(out_dir / "result.mp4"), "--preset", "ultrafast"])
+    error = capsys.readouterr().err.strip()
+    assert code != 0
+    assert len(error.splitlines()) == 1 and "Traceback" not in error
+    assert str(source) in error and expected in error, error
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c != "truncated, index kept"])
+def test_probe_raises_an_input_error(case, tmp_path):
+    make, expected = CASES[case]
+    with pytest.raises(InputError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        probe(make(tmp_path))
+
+
+def test_allow_damaged_converts_what_decodes_and_warns(tmp_path, capsys):
+    source = make_truncated_index_first(tmp_path)
+    target = tmp_path / "salvaged.mp4"
+    assert main(["convert", str(source), str(target), "--preset", "ultrafast", "--size", "160", "--allow-damaged"]) == 0
+    assert "warning" in capsys.readouterr().err
+    info = probe(target)
+    assert info.frames == probe(source).frames and info.height == 160
+
+
+def test_concealed_corruption_converts_every_frame(tmp_path):
+    """Policy for megamind_corrupt.avi: FFmpeg conceals its bit errors and reports nothing, so
+    vidgan decodes all 270 frames (see test_io_reader for the damage measured against the
+    clean original) and the conversion succeeds."""
+    target = tmp_path / "megamind.mp4"
+    assert main(["convert", str(shared("videos/megamind_corrupt.avi")), str(target), "--preset", "ultrafast",
+                 "--size", "180"]) == 0
+    assert probe(target).frames == 270
