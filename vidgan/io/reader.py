@@ -8,16 +8,16 @@ from collections.abc import Iterator
 
 import av
 import cv2
+from av.video.reformatter import VideoReformatter
 import numpy as np
 
 from vidgan.errors import DecodeError
 from vidgan.io.clips import Clip, cut_clips
 from vidgan.io.container import open_video
 from vidgan.io.probe import VideoInfo, read_info
-
-# Colour spaces whose limited-range yuv420p OpenCV converts exactly as FFmpeg does (BT.601).
-# For them cv2.cvtColor beats swscale's rgb24 path by ~1.6x; anything else goes through PyAV.
-_BT601_COLORSPACES = {2, 5, 6}  # unspecified, BT.470BG, SMPTE 170M
+# Limited-range BT.601 yuv420p (most SD/web video) converts with OpenCV exactly as swscale does,
+# and faster; every other format and matrix (BT.709, 10-bit, gray, ...) goes through swscale.
+_BT601_COLORSPACES = {2, 5, 6}  # unspecified (FFmpeg assumes BT.601), BT.470BG, SMPTE 170M
 _LIMITED_RANGES = {0, 1}  # unspecified, MPEG
 
 
@@ -25,7 +25,7 @@ class VideoReader:
     """Decode a video into RGB uint8 frames ``(H, W, 3)``, lazily and in bounded memory.
 
     Rotation metadata is applied, every pixel format (10-bit, gray, 4:4:4, ...) is converted to
-    RGB, and decoding is threaded. Frames are numbered ``0..len-1`` in presentation order;
+    RGB, and decoding is threaded (``threads``: default usable CPU cores + 1). Frames are numbered ``0..len-1`` in presentation order;
     ``frames(start=...)`` seeks to the nearest keyframe and decodes forward, so seeking gives the
     same pixels as reading from the start.
 
@@ -38,7 +38,7 @@ class VideoReader:
         path: str | os.PathLike[str],
         *,
         video_id: str | None = None,
-        threads: int = 0,
+        threads: int | None = None,
         strict: bool = False,
     ) -> None:
         self.path = os.fspath(path)
@@ -46,7 +46,8 @@ class VideoReader:
         with container:
             self.info, self._times = read_info(path, container, stream)
         self.video_id = video_id if video_id is not None else self.info.path.stem
-        self.threads = threads
+        # Usable cores + 1 measured fastest here; FFmpeg's automatic count (0) was ~14% slower.
+        self.threads = threads if threads is not None else len(os.sched_getaffinity(0)) + 1
         self.strict = strict
         self.damage: list[str] = []
         if self.info.truncated:
@@ -89,6 +90,9 @@ class VideoReader:
         with container:
             stream.thread_type = "AUTO"
             stream.thread_count = self.threads
+            # One reformatter per pass keeps swscale's context (~1.9x faster than to_ndarray("rgb24"));
+            # it scales on one thread and leaves the other cores to the decoder.
+            reformatter = VideoReformatter()
             expected = start
             for index, frame in self._decode(container, stream, start):
                 if index < start:
@@ -96,7 +100,7 @@ class VideoReader:
                 if index >= stop:
                     break
                 expected = index + 1
-                yield index, self._to_rgb(frame)
+                yield index, self._to_rgb(frame, reformatter)
             if expected < stop:
                 self._report(f"frames {expected}..{stop - 1} missing (stream ended early)")
 
@@ -156,17 +160,15 @@ class VideoReader:
             return position
         return None
 
-    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+    def _to_rgb(self, frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
         if (
             frame.format.name == "yuv420p"
             and frame.colorspace in _BT601_COLORSPACES
             and frame.color_range in _LIMITED_RANGES
-            and frame.width % 2 == 0
-            and frame.height % 2 == 0
         ):
             rgb = cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
         else:
-            rgb = frame.to_ndarray(format="rgb24")
+            rgb = reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
         if self.info.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=-self.info.rotation // 90))
         return rgb
