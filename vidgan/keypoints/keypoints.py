@@ -1,0 +1,175 @@
+"""``Keypoints``: one track of 2-D keypoints over time, ``(T, K, 3)`` = x, y, confidence.
+
+A missing detection is ``x = y = NaN`` with confidence 0, never a silent zero. On disk a set of
+tracks is ``NAME.npz`` (arrays per track) plus ``NAME.json`` (metadata), written atomically:
+
+```
+NAME.json  {"format": "vidgan.keypoints", "version": 1, "skeleton": "coco17",
+            "video_id": "...", "fps": "24000/1001", "image_size": [H, W],
+            "tracks": [{"track_id": 0, "frames": T}, ...]}
+NAME.npz   track_<id>_points (T, K, 3) float32, track_<id>_frame_index (T,) int64
+```
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from vidgan.errors import InputError
+from vidgan.io.atomic import atomic_path
+from vidgan.keypoints.skeletons import COCO_TO_OPENPOSE, Skeleton, get_skeleton
+
+FORMAT = "vidgan.keypoints"
+VERSION = 1
+
+
+@dataclass(frozen=True, eq=False)
+class Keypoints:
+    """One track: ``points (T, K, 3)`` float32 x, y (pixels), confidence in [0, 1]."""
+
+    points: np.ndarray
+    skeleton: Skeleton
+    frame_index: np.ndarray
+    video_id: str = ""
+    fps: Fraction = Fraction(25)
+    image_size: tuple[int, int] = (0, 0)
+    track_id: int = 0
+
+    def __post_init__(self) -> None:
+        points = np.asarray(self.points, dtype=np.float32)
+        if points.ndim != 3 or points.shape[2] != 3 or points.shape[1] != self.skeleton.num_joints:
+            raise ValueError(
+                f"points must be (T, {self.skeleton.num_joints}, 3) for {self.skeleton.name}, got {points.shape}"
+            )
+        frame_index = np.asarray(self.frame_index, dtype=np.int64)
+        if frame_index.shape != (points.shape[0],):
+            raise ValueError(f"frame_index must be ({points.shape[0]},), got {frame_index.shape}")
+        missing = ~np.isfinite(points[..., :2]).all(axis=-1) | (points[..., 2] <= 0)
+        points[missing] = (np.nan, np.nan, 0.0)
+        object.__setattr__(self, "points", points)
+        object.__setattr__(self, "frame_index", frame_index)
+        object.__setattr__(self, "fps", Fraction(self.fps).limit_denominator(1_000_000))
+        object.__setattr__(self, "image_size", tuple(int(v) for v in self.image_size))
+
+    @classmethod
+    def missing(cls, frames: int, skeleton: Skeleton, **metadata) -> Keypoints:
+        """A track of ``frames`` frames with every point missing."""
+        points = np.full((frames, skeleton.num_joints, 3), np.nan, np.float32)
+        points[..., 2] = 0
+        metadata.setdefault("frame_index", np.arange(frames))
+        return cls(points, skeleton, **metadata)
+
+    def __len__(self) -> int:
+        return self.points.shape[0]
+
+    def __getitem__(self, frames: slice | np.ndarray) -> Keypoints:
+        """The same track restricted to some frames (a slice, indices or a boolean mask)."""
+        return replace(self, points=self.points[frames], frame_index=self.frame_index[frames])
+
+    @property
+    def xy(self) -> np.ndarray:
+        """``(T, K, 2)`` coordinates, NaN where missing."""
+        return self.points[..., :2]
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """``(T, K)`` confidence, 0 where missing."""
+        return self.points[..., 2]
+
+    @property
+    def visible(self) -> np.ndarray:
+        """``(T, K)`` True where the point was detected."""
+        return self.points[..., 2] > 0
+
+    @property
+    def detected_frames(self) -> np.ndarray:
+        """``(T,)`` True where any point of the frame was detected."""
+        return self.visible.any(axis=1)
+
+    def with_points(self, points: np.ndarray) -> Keypoints:
+        """A copy with new points, the rest unchanged."""
+        return replace(self, points=points)
+
+    def to_openpose(self) -> Keypoints:
+        """COCO-17 -> OpenPose-18 (the neck is the mid-shoulder point, the lower confidence)."""
+        from vidgan.keypoints.skeletons import COCO17, OPENPOSE18
+
+        if self.skeleton.name != COCO17.name:
+            raise ValueError(f"to_openpose needs coco17 keypoints, got {self.skeleton.name}")
+        source = self.points
+        out = np.empty((len(self), OPENPOSE18.num_joints, 3), np.float32)
+        for target, index in enumerate(COCO_TO_OPENPOSE):
+            if index >= 0:
+                out[:, target] = source[:, index]
+        shoulders = source[:, [5, 6]]
+        out[:, 1, :2] = shoulders[..., :2].mean(axis=1)
+        out[:, 1, 2] = shoulders[..., 2].min(axis=1)
+        return replace(self, points=out, skeleton=OPENPOSE18)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write this track (see :func:`save_tracks`)."""
+        return save_tracks(path, [self])
+
+
+def save_tracks(path: str | os.PathLike[str], tracks: list[Keypoints]) -> Path:
+    """Write tracks of one video to ``path`` (``.npz``) and its ``.json`` sidecar, atomically."""
+    target = Path(path).with_suffix(".npz")
+    if not tracks:
+        raise ValueError(f"{target}: no tracks to save (an empty result is one all-missing track)")
+    first = tracks[0]
+    arrays = {}
+    for track in tracks:
+        if track.skeleton.name != first.skeleton.name:
+            raise ValueError(f"{target}: tracks mix skeletons {first.skeleton.name} and {track.skeleton.name}")
+        arrays[f"track_{track.track_id}_points"] = track.points
+        arrays[f"track_{track.track_id}_frame_index"] = track.frame_index
+    metadata = {
+        "format": FORMAT,
+        "version": VERSION,
+        "skeleton": first.skeleton.name,
+        "video_id": first.video_id,
+        "fps": str(first.fps),
+        "image_size": list(first.image_size),
+        "tracks": [{"track_id": t.track_id, "frames": len(t)} for t in tracks],
+    }
+    with atomic_path(target) as temporary:
+        with open(temporary, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
+    with atomic_path(target.with_suffix(".json")) as temporary:
+        temporary.write_text(json.dumps(metadata, indent=2))
+    return target
+
+
+def load_tracks(path: str | os.PathLike[str]) -> list[Keypoints]:
+    """Read the tracks written by :func:`save_tracks`."""
+    source = Path(path).with_suffix(".npz")
+    sidecar = source.with_suffix(".json")
+    for file in (source, sidecar):
+        if not file.is_file():
+            raise InputError(file, "no such keypoints file")
+    try:
+        metadata = json.loads(sidecar.read_text())
+    except json.JSONDecodeError as error:
+        raise InputError(sidecar, f"invalid JSON ({error})") from None
+    if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
+        raise InputError(sidecar, f"not a {FORMAT} v{VERSION} sidecar")
+    skeleton = get_skeleton(metadata["skeleton"])
+    with np.load(source, allow_pickle=False) as arrays:
+        return [
+            Keypoints(
+                points=arrays[f"track_{entry['track_id']}_points"],
+                skeleton=skeleton,
+                frame_index=arrays[f"track_{entry['track_id']}_frame_index"],
+                video_id=metadata["video_id"],
+                fps=Fraction(metadata["fps"]),
+                image_size=tuple(metadata["image_size"]),
+                track_id=entry["track_id"],
+            )
+            for entry in metadata["tracks"]
+        ]
