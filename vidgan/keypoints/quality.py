@@ -1,0 +1,91 @@
+"""Temporal quality of keypoint tracks: jitter (normalised acceleration) and lag (frames).
+
+Both skip missing points (NaN): a difference is only taken where every frame it needs is visible.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from vidgan.keypoints.keypoints import Keypoints
+from vidgan.keypoints.skeletons import IBUG68
+
+#: iBUG-68 outer eye corners, whose distance is the face's size.
+_OUTER_EYE_CORNERS = (36, 45)
+
+
+def jitter(keypoints: Keypoints, scale: float | None = None) -> float:
+    """Mean magnitude of the second temporal difference ``x[t+1] - 2 x[t] + x[t-1]`` of the
+    visible points, divided by ``scale`` pixels.
+
+    Default ``scale``: for ``ibug68`` the mean inter-ocular distance (outer eye corners 36, 45),
+    for other skeletons the mean diagonal of the visible points' bounding box, both averaged
+    over the frames where they exist. NaN when no point is visible in three consecutive frames.
+    """
+    xy = keypoints.xy.astype(np.float64)
+    if scale is None:
+        scale = size(keypoints)
+    elif not scale > 0:
+        raise ValueError(f"scale must be > 0, got {scale}")
+    acceleration = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=-1)  # (T - 2, K)
+    valid = np.isfinite(acceleration)
+    if not valid.any() or not np.isfinite(scale):
+        return float("nan")
+    return float(acceleration[valid].mean() / scale)
+
+
+def size(keypoints: Keypoints) -> float:
+    """Mean size of the subject in pixels (see :func:`jitter`); NaN if never visible."""
+    xy = keypoints.xy.astype(np.float64)
+    if keypoints.skeleton.name == IBUG68.name:
+        left, right = _OUTER_EYE_CORNERS
+        per_frame = np.linalg.norm(xy[:, left] - xy[:, right], axis=-1)
+    else:
+        detected = keypoints.detected_frames
+        extent = np.nanmax(xy[detected], axis=1) - np.nanmin(xy[detected], axis=1)  # (T', 2)
+        per_frame = np.linalg.norm(extent, axis=-1)
+    per_frame = per_frame[np.isfinite(per_frame)]
+    return float(per_frame.mean()) if per_frame.size else float("nan")
+
+
+def lag(raw: Keypoints, smoothed: Keypoints, max_lag: int = 10, subframe: bool = True) -> float:
+    """Delay of ``smoothed`` behind ``raw`` in frames (positive: smoothed lags behind).
+
+    The motion signals are the frame-to-frame velocities of every visible point and coordinate,
+    centred per point and coordinate; the lag is the shift in ``[-max_lag, max_lag]`` that
+    maximises their normalised cross-correlation, refined to a fraction of a frame by a parabola
+    through the peak when ``subframe``. NaN when the tracks share no moving visible point.
+    """
+    if raw.points.shape != smoothed.points.shape:
+        raise ValueError(f"raw {raw.points.shape} and smoothed {smoothed.points.shape} differ in shape")
+    if max_lag < 0:
+        raise ValueError(f"max_lag must be >= 0, got {max_lag}")
+    a, b = (_motion(track) for track in (raw, smoothed))
+    frames = a.shape[0]
+    shifts = np.arange(-max_lag, max_lag + 1)
+    scores = np.full(shifts.shape, np.nan)
+    for i, shift in enumerate(shifts):
+        x = a[max(0, -shift) : frames - max(0, shift)]  # raw at t
+        y = b[max(0, shift) : frames - max(0, -shift)]  # smoothed at t + shift
+        valid = np.isfinite(x) & np.isfinite(y)
+        x, y = x[valid], y[valid]
+        denominator = np.sqrt(np.dot(x, x) * np.dot(y, y))
+        if denominator > 0:
+            scores[i] = np.dot(x, y) / denominator
+    if np.isnan(scores).all():
+        return float("nan")
+    best = int(np.nanargmax(scores))
+    if subframe and 0 < best < len(shifts) - 1 and np.isfinite(scores[best - 1 : best + 2]).all():
+        left, centre, right = scores[best - 1 : best + 2]
+        curvature = left - 2 * centre + right
+        if curvature < 0:
+            return float(shifts[best] + 0.5 * (left - right) / curvature)
+    return float(shifts[best])
+
+
+def _motion(keypoints: Keypoints) -> np.ndarray:
+    """``(T - 1, K, 2)`` velocities, centred per point and coordinate; NaN where missing."""
+    velocity = np.diff(keypoints.xy.astype(np.float64), axis=0)
+    counts = np.isfinite(velocity).sum(axis=0)
+    mean = np.where(counts > 0, np.nansum(velocity, axis=0) / np.maximum(counts, 1), 0.0)
+    return velocity - mean
