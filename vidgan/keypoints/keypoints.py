@@ -117,25 +117,37 @@ class Keypoints:
         return save_tracks(path, [self])
 
 
-def save_tracks(path: str | os.PathLike[str], tracks: list[Keypoints]) -> Path:
-    """Write tracks of one video to ``path`` (``.npz``) and its ``.json`` sidecar, atomically."""
+def save_tracks(
+    path: str | os.PathLike[str],
+    tracks: list[Keypoints],
+    *,
+    skeleton: Skeleton | None = None,
+    video_id: str | None = None,
+    fps: Fraction | int | None = None,
+    image_size: tuple[int, int] | None = None,
+) -> Path:
+    """Write the tracks of one video to ``path`` (``.npz``) and its ``.json`` sidecar, atomically.
+
+    An empty list is a valid result (a video without faces); its metadata then comes from the
+    keyword arguments, which otherwise default to the first track's."""
     target = Path(path).with_suffix(".npz")
-    if not tracks:
-        raise ValueError(f"{target}: no tracks to save (an empty result is one all-missing track)")
-    first = tracks[0]
+    first = tracks[0] if tracks else None
+    skeleton = skeleton or (first.skeleton if first else None)
+    if skeleton is None:
+        raise ValueError(f"{target}: an empty result needs its skeleton")
     arrays = {}
     for track in tracks:
-        if track.skeleton.name != first.skeleton.name:
-            raise ValueError(f"{target}: tracks mix skeletons {first.skeleton.name} and {track.skeleton.name}")
+        if track.skeleton.name != skeleton.name:
+            raise ValueError(f"{target}: tracks mix skeletons {skeleton.name} and {track.skeleton.name}")
         arrays[f"track_{track.track_id}_points"] = track.points
         arrays[f"track_{track.track_id}_frame_index"] = track.frame_index
     metadata = {
         "format": FORMAT,
         "version": VERSION,
-        "skeleton": first.skeleton.name,
-        "video_id": first.video_id,
-        "fps": str(first.fps),
-        "image_size": list(first.image_size),
+        "skeleton": skeleton.name,
+        "video_id": video_id if video_id is not None else (first.video_id if first else ""),
+        "fps": str(Fraction(fps if fps is not None else (first.fps if first else 25)).limit_denominator(1_000_000)),
+        "image_size": list(image_size if image_size is not None else (first.image_size if first else (0, 0))),
         "tracks": [{"track_id": t.track_id, "frames": len(t)} for t in tracks],
     }
     with atomic_path(target) as temporary:

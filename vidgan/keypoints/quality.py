@@ -24,7 +24,7 @@ def jitter(keypoints: Keypoints, scale: float | None = None) -> float:
     """
     xy = keypoints.xy.astype(np.float64)
     if scale is None:
-        scale = size(keypoints)
+        scale = _size(keypoints)
     elif not scale > 0:
         raise ValueError(f"scale must be > 0, got {scale}")
     acceleration = np.linalg.norm(xy[2:] - 2 * xy[1:-1] + xy[:-2], axis=-1)  # (T - 2, K)
@@ -34,7 +34,7 @@ def jitter(keypoints: Keypoints, scale: float | None = None) -> float:
     return float(acceleration[valid].mean() / scale)
 
 
-def size(keypoints: Keypoints) -> float:
+def _size(keypoints: Keypoints) -> float:
     """Mean size of the subject in pixels (see :func:`jitter`); NaN if never visible."""
     xy = keypoints.xy.astype(np.float64)
     if keypoints.skeleton.name == IBUG68.name:

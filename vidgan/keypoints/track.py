@@ -87,19 +87,23 @@ class IoUTracker:
 
 def stable_crop_boxes(boxes: np.ndarray, *, scale: float = 1.5, window: int = 9) -> np.ndarray:
     """Square crop boxes ``(T, 4)`` around a track's boxes ``(T, >=4)``: centre and size are
-    median-filtered over ``window`` frames (a crop that does not shake), enlarged by ``scale``;
-    NaN where the track is unseen."""
+    median-filtered (outliers out), then averaged, over ``window`` frames, so the crop does not
+    shake; enlarged by ``scale``; NaN where the track is unseen."""
     centres = _centres(boxes)
     sizes = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]) * scale
     values = np.concatenate([centres, sizes[:, None]], axis=1)
-    half = window // 2
-    smooth = np.full_like(values, np.nan)
-    for t in range(len(values)):
-        chunk = values[max(0, t - half) : t + half + 1]
-        if np.isfinite(values[t, 0]):
-            smooth[t] = np.nanmedian(chunk, axis=0)
+    seen = np.isfinite(values[:, 0])
+    smooth = _windowed(_windowed(values, seen, window, np.nanmedian), seen, window, np.nanmean)
     cx, cy, size = smooth.T
     return np.stack([cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2], axis=1)
+
+
+def _windowed(values: np.ndarray, seen: np.ndarray, window: int, reduce) -> np.ndarray:
+    half = window // 2
+    result = np.full_like(values, np.nan)
+    for t in np.flatnonzero(seen):
+        result[t] = reduce(values[max(0, t - half) : t + half + 1], axis=0)
+    return result
 
 
 def _centres(boxes: np.ndarray) -> np.ndarray:
