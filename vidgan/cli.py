@@ -127,6 +127,53 @@ def _convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def _extract_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("video", help="input video")
+    parser.add_argument("--what", choices=("body", "face", "mesh"), default="face", help="keypoints to extract")
+    parser.add_argument("--backend", help="body: mediapipe|rcnn; face: dlib|fan|fan3d; mesh: mediapipe")
+    parser.add_argument("--detector", choices=("dlib", "mediapipe"), default="dlib", help="face detector")
+    parser.add_argument("--smooth", default="none", help="temporal filter (see vidgan.keypoints.smooth), or none")
+    parser.add_argument("--max-people", type=int, help="keep the N largest tracks (body default 1)")
+    parser.add_argument("--weights", help="weights file or folder for fan/rcnn (never downloaded)")
+    parser.add_argument("--device", default="cpu", help="torch device for fan/rcnn")
+    parser.add_argument("--out", required=True, help="keypoints file to write (.npz + .json sidecar)")
+    parser.add_argument("--preview", help="also write a video with the keypoints drawn over it")
+
+
+@command("extract", "extract, track and smooth body/face keypoints of a video", _extract_args)
+def _extract(args: argparse.Namespace) -> int:
+    from vidgan.errors import ConfigError
+    from vidgan.io import probe
+    from vidgan.keypoints import save_tracks
+    from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
+    from vidgan.keypoints.preview import write_preview
+    from vidgan.keypoints.smooth import Smoother
+
+    info = probe(args.video)
+    settings = ExtractSettings(what=args.what, backend=args.backend, detector=args.detector,
+                               max_people=args.max_people, weights=args.weights, device=args.device)
+    try:
+        smoother = None if args.smooth == "none" else Smoother(args.smooth)
+        keypointer = FrameKeypointer(settings)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    tracks = extract_video(args.video, settings=settings, keypointer=keypointer)
+    if smoother is not None:
+        tracks = [smoother(track) for track in tracks]
+    path = save_tracks(args.out, tracks, skeleton=keypointer.skeleton, video_id=info.path.stem, fps=info.fps,
+                       image_size=info.size)
+    if not tracks:
+        print(f"vidgan extract: no {args.what} found in any of the {info.frames} frames of {args.video}; "
+              f"wrote an empty result to {path}", file=sys.stderr)
+    for track in tracks:
+        seen = track.detected_frames
+        print(f"track {track.track_id}: {keypointer.skeleton.name}, seen in {seen.sum()}/{len(track)} frames")
+    if args.preview:
+        print(write_preview(args.video, tracks, args.preview))
+    print(path)
+    return 0
+
+
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="YAML preset (default: built-in defaults)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
