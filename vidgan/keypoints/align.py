@@ -25,18 +25,16 @@ ARCFACE_TEMPLATE = (
 )
 
 
-def estimate_similarity(
-    source: torch.Tensor, target: torch.Tensor, weights: torch.Tensor | None = None
-) -> torch.Tensor:
+def estimate_similarity(source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Least-squares similarity (rotation, uniform scale, translation) taking ``source`` onto ``target``.
 
-    ``source (B, K, 2)``, ``target (B, K, 2)`` or ``(K, 2)``, optional ``weights (B, K)``; returns
-    ``(B, 2, 3)``. This is Umeyama's closed form in 2-D (no reflection). Points that are not
-    finite in either set are ignored; each batch item needs two distinct valid points.
+    ``source (B, K, 2)``, ``target (B, K, 2)`` or ``(K, 2)``; returns ``(B, 2, 3)``. This is
+    Umeyama's closed form in 2-D (no reflection). Points that are not finite in either set are
+    ignored; each batch item needs two distinct valid points.
     """
     target = target.to(source).expand_as(source)
     valid = torch.isfinite(source).all(dim=-1) & torch.isfinite(target).all(dim=-1)
-    w = valid.to(source.dtype) if weights is None else valid * weights.to(source)
+    w = valid.to(source.dtype)
     src = torch.where(valid[..., None], source, 0.0)
     dst = torch.where(valid[..., None], target, 0.0)
     total = w.sum(dim=-1, keepdim=True)
@@ -92,7 +90,9 @@ def paste_mask(
     return warp_affine(mask, invert_affine_transform(transforms), image_size, align_corners=True)
 
 
-def paste_back(images: torch.Tensor, crops: torch.Tensor, transforms: torch.Tensor, feather: float = 0.1) -> torch.Tensor:
+def paste_back(
+    images: torch.Tensor, crops: torch.Tensor, transforms: torch.Tensor, feather: float = 0.1
+) -> torch.Tensor:
     """Warp ``crops (B, C, s, s)`` back into ``images (B, C, H, W)`` and blend with :func:`paste_mask`;
     pixels where the mask is 0 are exactly the original image."""
     transforms = transforms.to(images)

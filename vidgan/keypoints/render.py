@@ -6,11 +6,15 @@ NaN form of :class:`Keypoints` and the zero-filled form of :func:`keypoints_to_t
 Pixel centres lie on integer coordinates (OpenCV's convention); lines are anti-aliased. Outputs
 are float32 in [0, 1]; models that want [-1, 1] map them with ``2 * x - 1``.
 
-Rasterisation computes, for each segment, the distance of every pixel to it at once (the loop
-runs over edges, never pixels); memory stays ``O(B * H * W)`` per edge drawn.
+Rasterisation computes, for each segment, the distance to it of every pixel of the box that
+bounds the segment over the batch, all at once (the loop runs over edges, never pixels); later
+strokes are painted over earlier ones, as OpenCV draws.
 """
 
 from __future__ import annotations
+
+import math
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -39,14 +43,15 @@ def render_skeleton(
     joints are visible; joint ``k`` is a disc in colour ``k`` drawn over the limbs, as OpenPose does.
     """
     xy, visible = _split(points, skeleton.num_joints)
-    palette = _palette(skeleton.colors or (_WHITE,), xy.device)
+    palette = _palette(skeleton.colors or (_WHITE,), xy.device)[:, :, None, None]
     canvas = xy.new_zeros(xy.shape[0], 3, *size)
-    for edge, (i, j) in enumerate(skeleton.edges):
-        alpha = _coverage(_distance_to_segments(xy[:, i], xy[:, j], size), thickness)
-        canvas = _paint(canvas, alpha * _as_image_mask(visible[:, i] & visible[:, j]), palette[edge % len(palette)])
-    for k in range(skeleton.num_joints):
-        alpha = _coverage(_distance_to_segments(xy[:, k], xy[:, k], size), 2 * joint_radius)
-        canvas = _paint(canvas, alpha * _as_image_mask(visible[:, k]), palette[k % len(palette)])
+    heads, tails = map(list, zip(*skeleton.edges))
+    limbs = _strokes(xy[:, heads], xy[:, tails], visible[:, heads] & visible[:, tails], thickness, size)
+    joints = _strokes(xy, xy, visible, 2 * joint_radius, size)
+    for strokes in (limbs, joints):
+        for index, (rows, columns), alpha in strokes:
+            region = canvas[:, :, rows, columns]
+            region.copy_(torch.lerp(region, palette[index % len(palette)], alpha[:, None]))
     return canvas
 
 
@@ -57,14 +62,15 @@ def render_face_edges(points: torch.Tensor, size: tuple[int, int], thickness: fl
     the line: only segments whose two ends are visible are drawn.
     """
     xy, visible = _split(points, IBUG68.num_joints)
-    canvas = xy.new_zeros(xy.shape[0], *size)
-    for start, stop, closed in IBUG68_PARTS.values():
-        chain = list(range(start, stop)) + ([start] if closed else [])
-        heads, tails = chain[:-1], chain[1:]
-        alpha = _coverage(_distance_to_segments(xy[:, heads], xy[:, tails], size), thickness)
-        alpha = alpha * (visible[:, heads] & visible[:, tails])[..., None, None]
-        canvas = torch.maximum(canvas, alpha.amax(dim=1))
-    return canvas[:, None]
+    chains = [list(range(a, b)) + ([a] if closed else []) for a, b, closed in IBUG68_PARTS.values()]
+    heads = [i for chain in chains for i in chain[:-1]]
+    tails = [i for chain in chains for i in chain[1:]]
+    strokes = _strokes(xy[:, heads], xy[:, tails], visible[:, heads] & visible[:, tails], thickness, size)
+    canvas = xy.new_zeros(xy.shape[0], 1, *size)
+    for _, (rows, columns), alpha in strokes:
+        region = canvas[:, 0, rows, columns]
+        torch.maximum(region, alpha, out=region)
+    return canvas
 
 
 def render_heatmaps(points: torch.Tensor, size: tuple[int, int], sigma: float = 2.0) -> torch.Tensor:
@@ -87,31 +93,39 @@ def _split(points: torch.Tensor, joints: int | None = None) -> tuple[torch.Tenso
     return torch.where(visible[..., None], points[..., :2], 0.0), visible
 
 
-def _distance_to_segments(start: torch.Tensor, end: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Distance of every pixel to segments ``start -> end`` ``(..., 2)``: ``(..., H, W)``."""
-    height, width = size
-    xs = torch.arange(width, device=start.device, dtype=start.dtype)
-    ys = torch.arange(height, device=start.device, dtype=start.dtype)[:, None]
-    ax, ay = start[..., 0, None, None], start[..., 1, None, None]
-    dx, dy = (end - start)[..., 0, None, None], (end - start)[..., 1, None, None]
+def _strokes(
+    starts: torch.Tensor, ends: torch.Tensor, visible: torch.Tensor, width: float, size: tuple[int, int]
+) -> Iterator[tuple[int, tuple[slice, slice], torch.Tensor]]:
+    """Rasterise segments ``starts -> ends (B, N, 2)`` of ``width`` pixels, visible where ``visible (B, N)``.
+
+    Yields ``(n, (rows, columns), alpha (B, h, w))`` for each segment visible in some item: its
+    anti-aliased coverage inside the box bounding it over the batch (1 inside, a 1-pixel ramp).
+    """
+    reach = width / 2 + 0.5
+    low = torch.where(visible[..., None], torch.minimum(starts, ends), torch.inf).amin(dim=0) - reach
+    high = torch.where(visible[..., None], torch.maximum(starts, ends), -torch.inf).amax(dim=0) + reach
+    height, width_px = size
+    for n, (x0, y0, x1, y1) in enumerate(torch.cat([low, high], dim=-1).tolist()):
+        if not math.isfinite(x0):
+            continue
+        columns = slice(max(math.floor(x0), 0), min(math.ceil(x1) + 1, width_px))
+        rows = slice(max(math.floor(y0), 0), min(math.ceil(y1) + 1, height))
+        if columns.start >= columns.stop or rows.start >= rows.stop:
+            continue
+        distance = _distance_to_segment(starts[:, n], ends[:, n], rows, columns)
+        alpha = (reach - distance).clamp(0.0, 1.0) * visible[:, n, None, None]
+        yield n, (rows, columns), alpha
+
+
+def _distance_to_segment(start: torch.Tensor, end: torch.Tensor, rows: slice, columns: slice) -> torch.Tensor:
+    """Distance of every pixel of a box to the segments ``start -> end (B, 2)``: ``(B, h, w)``."""
+    xs = torch.arange(columns.start, columns.stop, device=start.device, dtype=start.dtype)
+    ys = torch.arange(rows.start, rows.stop, device=start.device, dtype=start.dtype)[:, None]
+    ax, ay = start[:, 0, None, None], start[:, 1, None, None]
+    dx, dy = (end - start)[:, 0, None, None], (end - start)[:, 1, None, None]
     along = ((xs - ax) * dx + (ys - ay) * dy) / (dx * dx + dy * dy).clamp_min(1e-12)
     t = along.clamp(0.0, 1.0)
     return torch.hypot(xs - ax - t * dx, ys - ay - t * dy)
-
-
-def _coverage(distance: torch.Tensor, width: float) -> torch.Tensor:
-    """Anti-aliased coverage of a stroke ``width`` pixels wide: 1 inside, a 1-pixel ramp at its edge."""
-    return (width / 2 + 0.5 - distance).clamp(0.0, 1.0)
-
-
-def _paint(canvas: torch.Tensor, alpha: torch.Tensor, color: torch.Tensor) -> torch.Tensor:
-    """Paint ``color (3,)`` over ``canvas (B, 3, H, W)`` with ``alpha (B, H, W)``."""
-    return torch.lerp(canvas, color[None, :, None, None], alpha[:, None])
-
-
-def _as_image_mask(mask: torch.Tensor) -> torch.Tensor:
-    """``(B,)`` bool -> ``(B, 1, 1)`` float, to switch whole strokes on or off."""
-    return mask.float()[:, None, None]
 
 
 def _palette(colors: tuple[tuple[int, int, int], ...], device: torch.device) -> torch.Tensor:
