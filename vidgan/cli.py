@@ -174,6 +174,34 @@ def _extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _preprocess_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", help="a folder of videos, a glob, or a .txt list of paths")
+    parser.add_argument("out_dir", help="dataset folder to write (see vidgan.data.layout)")
+    parser.add_argument("--task", choices=("faces", "bodies"), default="faces")
+    parser.add_argument("--runner", choices=("local", "ray"), default="local")
+    parser.add_argument("--address", help="Ray cluster: auto, host:port or ray://host:port (default: RAY_ADDRESS, "
+                                          "else an embedded local Ray)")
+    parser.add_argument("--workers", type=int, default=2, help="extraction actors and writer tasks")
+    parser.add_argument("--config", help="YAML preset (configs/pipelines/preprocess.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. settings.maps=true")
+
+
+@command("preprocess", "turn a folder of videos into a training dataset (local or on Ray)", _preprocess_args)
+def _preprocess(args: argparse.Namespace) -> int:
+    from pipelines.preprocess import PreprocessConfig, run_preprocess
+    from vidgan.config import load_config
+
+    overrides = [f"inputs={args.inputs}", f"out_dir={args.out_dir}", f"settings.task={args.task}",
+                 f"runner={args.runner}", f"workers={args.workers}", *args.overrides]
+    if args.address:
+        overrides.append(f"address={args.address}")
+    report = run_preprocess(load_config(PreprocessConfig, args.config, overrides))
+    for failure in report.failures:
+        print(f"vidgan preprocess: failed: {failure['error']}", file=sys.stderr)
+    print(report.describe())
+    return 1 if report.failures else 0
+
+
 def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=None, help="YAML preset (default: built-in defaults)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")

@@ -69,6 +69,17 @@ def face_transform(landmarks: torch.Tensor, crop_size: int, scale: float = 1.0) 
     return estimate_similarity(five, face_template(crop_size, scale)).to(landmarks.dtype)
 
 
+def box_transform(boxes: torch.Tensor, crop_size: int) -> torch.Tensor:
+    """Scale-and-shift transforms ``(B, 2, 3)`` (image -> crop) mapping square ``boxes (B, 4)``
+    (x0, y0, x1, y1) onto a ``crop_size`` crop (body crops from :func:`vidgan.keypoints.track.stable_crop_boxes`)."""
+    scale = (crop_size - 1) / (boxes[:, 2] - boxes[:, 0])
+    transforms = boxes.new_zeros(boxes.shape[0], 2, 3)
+    transforms[:, 0, 0] = transforms[:, 1, 1] = scale
+    transforms[:, 0, 2] = -boxes[:, 0] * scale
+    transforms[:, 1, 2] = -boxes[:, 1] * scale
+    return transforms
+
+
 def crop_faces(images: torch.Tensor, transforms: torch.Tensor, crop_size: int) -> torch.Tensor:
     """Crops ``(B, C, s, s)`` of ``images (B, C, H, W)`` float through ``transforms (B, 2, 3)``."""
     return warp_affine(images, transforms.to(images), (crop_size, crop_size), align_corners=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
@@ -151,11 +152,21 @@ def save_tracks(
         "tracks": [{"track_id": t.track_id, "frames": len(t)} for t in tracks],
     }
     with atomic_path(target) as temporary:
-        with open(temporary, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+        _write_npz(temporary, arrays)
     with atomic_path(target.with_suffix(".json")) as temporary:
         temporary.write_text(json.dumps(metadata, indent=2))
     return target
+
+
+def _write_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez_compressed`` with fixed zip timestamps: the same tracks give the same bytes
+    (dataset manifests compare checksums)."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, array in arrays.items():
+            entry = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_DEFLATED
+            with archive.open(entry, "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.asanyarray(array), allow_pickle=False)
 
 
 def load_tracks(path: str | os.PathLike[str]) -> list[Keypoints]:
