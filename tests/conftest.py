@@ -8,6 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# Ray binds every node to loopback (not the machine's interface address): tests talk to
+# 127.0.0.1 only. Ray reads this when it is first imported, so it is set before any test runs.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VIDEOS = SHARED_DATA / "videos"
 

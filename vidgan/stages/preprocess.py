@@ -99,7 +99,7 @@ class ExtractTracks(Stage):
     def __call__(self, batch: Batch) -> Batch:
         rows = []
         for row in batch_to_rows(batch):
-            row["tracks"] = []
+            row["tracks"], row["worker"] = [], worker_name()
             if row["status"] == "todo":
                 try:
                     tracks = extract_video(row["source"], settings=self.keypointer.settings, keypointer=self.keypointer,
@@ -109,6 +109,14 @@ class ExtractTracks(Stage):
                     row.update(status="failed", error=str(error))
             rows.append(row)
         return rows_to_batch(rows)
+
+
+def worker_name() -> str:
+    """``<ray node id>:<pid>`` of the process running a stage (``local:<pid>`` outside Ray)."""
+    import ray
+
+    node = ray.get_runtime_context().get_node_id() if ray.is_initialized() else "local"
+    return f"{node}:{os.getpid()}"
 
 
 class WriteSamples(Stage):
@@ -137,8 +145,9 @@ class WriteSamples(Stage):
 
     def _write(self, row: dict, tracks: list[Keypoints]) -> int:
         final = video_dir(self.out_dir, row["video_id"])
+        for stale in final.parent.glob(f".{final.name}.*.partial"):  # left by a killed run
+            shutil.rmtree(stale, ignore_errors=True)
         partial = final.with_name(f".{final.name}.{os.getpid()}.partial")
-        shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         try:
             info = probe(row["source"])

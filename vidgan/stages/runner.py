@@ -36,15 +36,11 @@ class LocalRunner:
         pass
 
     def run(self, rows: Sequence[Mapping[str, Any]], stages: Sequence[StageSpec]) -> Iterator[dict[str, Any]]:
-        """Yield output rows; each input row flows through every stage before the next batch."""
-        built = [(spec.build(), spec.effective_resources.batch_size) for spec in stages]
-        batch_size = min((size for _, size in built), default=1)
-        for start in range(0, len(rows), batch_size):
-            batches = [rows_to_batch(rows[start : start + batch_size])]
-            for stage, size in built:
-                batches = [stage(part) for batch in batches for part in _split(batch, size)]
-            for batch in batches:
-                yield from batch_to_rows(batch)
+        """Yield output rows as a stream: each stage takes batches of its own ``batch_size``."""
+        stream: Iterator[Mapping[str, Any]] = iter(rows)
+        for spec in stages:
+            stream = _apply(spec.build(), spec.effective_resources.batch_size, stream)
+        yield from stream
 
 
 class RayRunner:
@@ -142,10 +138,15 @@ class _StatelessCall:
         return self.spec.build()(batch)
 
 
-def _split(batch, size: int):
-    length = len(next(iter(batch.values()))) if batch else 0
-    for start in range(0, length, size):
-        yield {key: column[start : start + size] for key, column in batch.items()}
+def _apply(stage, size: int, rows: Iterator[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+    chunk: list[Mapping[str, Any]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield from batch_to_rows(stage(rows_to_batch(chunk)))
+            chunk = []
+    if chunk:
+        yield from batch_to_rows(stage(rows_to_batch(chunk)))
 
 
 def _plain(value: Any) -> Any:
