@@ -96,7 +96,8 @@ def stages(config: PreprocessConfig) -> list[StageSpec]:
     return [
         StageSpec(ProbeVideos, {"out_dir": config.out_dir, "settings": settings}),
         StageSpec(ExtractTracks, {"settings": settings},
-                  Resources(num_cpus=1.0, batch_size=1, concurrency=workers, stateful=True)),
+                  Resources(num_cpus=1.0, num_gpus=1.0 if config.settings.device.startswith("cuda") else 0.0,
+                            batch_size=1, concurrency=workers, stateful=True)),
         StageSpec(WriteSamples, {"out_dir": config.out_dir, "settings": settings},
                   Resources(num_cpus=1.0, batch_size=1, concurrency=workers)),
     ]

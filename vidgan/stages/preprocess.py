@@ -48,6 +48,7 @@ class PreprocessSettings:
     clip_length: int = 16
     crf: int = 18
     max_frames: int | None = None  # only the first N frames of each video (quick runs, tests)
+    device: str = "cpu"  # torch device of the fan / rcnn backends; "cuda" asks Ray for a GPU per actor
 
     @property
     def skeleton(self) -> Skeleton:
@@ -57,7 +58,7 @@ class PreprocessSettings:
     def extract_settings(self) -> ExtractSettings:
         return ExtractSettings(
             what="face" if self.task == "faces" else "body", backend=self.backend, detector=self.detector,
-            max_people=self.max_people, min_track_frames=self.min_track_frames,
+            max_people=self.max_people, min_track_frames=self.min_track_frames, device=self.device,
         )
 
 
