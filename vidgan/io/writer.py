@@ -32,7 +32,7 @@ class VideoWriter:
 
     ``audio_from``: a media file whose first audio track is re-encoded to AAC beside the video,
     starting ``audio_start`` seconds into it and cut at the video's end, interleaved as frames
-    are written (memory stays flat).
+    are written (memory stays flat). ``threads``: encoder threads (default: the encoder's choice).
     """
 
     def __init__(
@@ -45,8 +45,10 @@ class VideoWriter:
         codec: str = "libx264",
         audio_from: str | os.PathLike[str] | None = None,
         audio_start: float = 0.0,
+        threads: int | None = None,
     ) -> None:
         self.path = Path(path)
+        self.threads = threads
         self.fps = Fraction(fps).limit_denominator(1_000_000)
         if self.fps <= 0:
             raise ValueError(f"fps must be positive, got {fps}")
@@ -139,6 +141,8 @@ class VideoWriter:
         stream.codec_context.color_range = _MPEG_RANGE
         stream.codec_context.time_base = 1 / self.fps
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        if self.threads is not None:
+            stream.codec_context.thread_count = self.threads
         self._stream = stream
         if self._audio is not None:
             self._audio.add_stream(self._container)

@@ -31,6 +31,7 @@ class ExtractSettings:
     min_track_frames: int = 3
     weights: str | None = None
     device: str = "cpu"
+    threads: int | None = None  # decoder threads (default: usable cores + 1)
 
 
 class FrameKeypointer:
@@ -104,7 +105,7 @@ def extract_video(
     """
     settings = settings or ExtractSettings(what=what)
     keypointer = keypointer or FrameKeypointer(settings)
-    reader = VideoReader(path)
+    reader = VideoReader(path, threads=settings.threads)
     tracker = IoUTracker()
     per_track: dict[int, dict[int, np.ndarray]] = {}
     indices = []

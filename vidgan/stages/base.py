@@ -8,7 +8,8 @@ a Ray Data task (stateless) or actor pool (stateful, e.g. a loaded model).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -53,6 +54,23 @@ class StageSpec:
 
     def build(self) -> Stage:
         return self.cls(**self.kwargs)
+
+
+@contextlib.contextmanager
+def limited_threads(threads: int) -> Iterator[None]:
+    """Cap torch's and OpenCV's thread pools at ``threads`` inside the block, then restore them:
+    a worker that shares a machine with others must not spawn a thread per core."""
+    import cv2
+    import torch
+
+    previous = torch.get_num_threads(), cv2.getNumThreads()
+    torch.set_num_threads(threads)
+    cv2.setNumThreads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous[0])
+        cv2.setNumThreads(previous[1])
 
 
 def rows_to_batch(rows: Sequence[Mapping[str, Any]]) -> Batch:

@@ -26,7 +26,7 @@ from vidgan.keypoints.align import box_transform, crop_faces, face_transform
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
 from vidgan.keypoints.render import render_face_edges, render_skeleton
 from vidgan.keypoints.track import stable_crop_boxes
-from vidgan.stages.base import Batch, Resources, Stage, batch_to_rows, rows_to_batch
+from vidgan.stages.base import Batch, Resources, Stage, batch_to_rows, limited_threads, rows_to_batch
 
 Task = Literal["faces", "bodies"]
 
@@ -49,6 +49,7 @@ class PreprocessSettings:
     crf: int = 18
     max_frames: int | None = None  # only the first N frames of each video (quick runs, tests)
     device: str = "cpu"  # torch device of the fan / rcnn backends; "cuda" asks Ray for a GPU per actor
+    threads: int = 1  # threads per worker (decode, encode, torch, OpenCV): scale out with workers
 
     @property
     def skeleton(self) -> Skeleton:
@@ -59,6 +60,7 @@ class PreprocessSettings:
         return ExtractSettings(
             what="face" if self.task == "faces" else "body", backend=self.backend, detector=self.detector,
             max_people=self.max_people, min_track_frames=self.min_track_frames, device=self.device,
+            threads=self.threads,
         )
 
 
@@ -98,18 +100,20 @@ class ExtractTracks(Stage):
         self.smoother = Smoother(self.settings.smooth) if self.settings.smooth != "none" else None
 
     def __call__(self, batch: Batch) -> Batch:
-        rows = []
-        for row in batch_to_rows(batch):
-            row["tracks"], row["worker"] = [], worker_name()
-            if row["status"] == "todo":
-                try:
-                    tracks = extract_video(row["source"], settings=self.keypointer.settings, keypointer=self.keypointer,
-                                           stop=self.settings.max_frames)
-                    row["tracks"] = [self.smoother(t) for t in tracks] if self.smoother else tracks
-                except (VidganError, OSError) as error:
-                    row.update(status="failed", error=str(error))
-            rows.append(row)
-        return rows_to_batch(rows)
+        with limited_threads(self.settings.threads):
+            return rows_to_batch([self._extract(row) for row in batch_to_rows(batch)])
+
+    def _extract(self, row: dict) -> dict:
+        row["tracks"], row["worker"] = [], worker_name()
+        if row["status"] != "todo":
+            return row
+        try:
+            tracks = extract_video(row["source"], settings=self.keypointer.settings, keypointer=self.keypointer,
+                                   stop=self.settings.max_frames)
+            row["tracks"] = [self.smoother(t) for t in tracks] if self.smoother else tracks
+        except (VidganError, OSError) as error:
+            row.update(status="failed", error=str(error))
+        return row
 
 
 def worker_name() -> str:
@@ -131,18 +135,20 @@ class WriteSamples(Stage):
         self.settings = PreprocessSettings(**settings)
 
     def __call__(self, batch: Batch) -> Batch:
-        rows = []
-        for row in batch_to_rows(batch):
-            tracks = row.pop("tracks")
-            row["num_tracks"], row["crop_frames"] = 0, 0
-            if row["status"] == "todo":
-                try:
-                    row["crop_frames"] = self._write(row, tracks)
-                    row["num_tracks"], row["status"] = len(tracks), "written"
-                except (VidganError, OSError, ValueError) as error:
-                    row.update(status="failed", error=str(error))
-            rows.append(row)
-        return rows_to_batch(rows)
+        with limited_threads(self.settings.threads):
+            return rows_to_batch([self._write_row(row) for row in batch_to_rows(batch)])
+
+    def _write_row(self, row: dict) -> dict:
+        tracks = row.pop("tracks")
+        row["num_tracks"], row["crop_frames"] = 0, 0
+        if row["status"] != "todo":
+            return row
+        try:
+            row["crop_frames"] = self._write(row, tracks)
+            row["num_tracks"], row["status"] = len(tracks), "written"
+        except (VidganError, OSError, ValueError) as error:
+            row.update(status="failed", error=str(error))
+        return row
 
     def _write(self, row: dict, tracks: list[Keypoints]) -> int:
         final = video_dir(self.out_dir, row["video_id"])
@@ -199,9 +205,10 @@ class _TrackOutput:
         self.row_of = {int(f): r for r, f in enumerate(track.frame_index) if np.isfinite(self.transforms[r]).all()}
         self.rows: list[int] = []
         name = f"track_{track.track_id}"
-        self.crops = VideoWriter(folder / f"{name}.mp4", fps, crf=settings.crf, preset="veryfast")
-        self.maps = (VideoWriter(folder / f"{name}_maps.mp4", fps, crf=settings.crf, preset="veryfast")
-                     if settings.maps else None)
+        self.crops = VideoWriter(folder / f"{name}.mp4", fps, crf=settings.crf, preset="veryfast",
+                                 threads=settings.threads)
+        self.maps = (VideoWriter(folder / f"{name}_maps.mp4", fps, crf=settings.crf, preset="veryfast",
+                                 threads=settings.threads) if settings.maps else None)
 
     def add(self, images: torch.Tensor, frame_index: np.ndarray) -> None:
         """Crop the frames of a clip ``(T, 3, H, W)`` (0..255) where this track is present."""
@@ -244,7 +251,7 @@ def _write_crops(folder: Path, source: str, tracks: list[Keypoints], settings: P
     """Decode ``source`` once, writing every track's crops (and maps); returns frames per track."""
     if not tracks:
         return []
-    reader = VideoReader(source, strict=True)
+    reader = VideoReader(source, strict=True, threads=settings.threads)
     outputs = [_TrackOutput(folder, track, reader.info.fps, settings) for track in tracks]
     try:
         for clip in reader.clips(settings.clip_length, stop=settings.max_frames):

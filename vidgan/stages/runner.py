@@ -96,7 +96,9 @@ class RayRunner:
                 "zero_copy_batch": False,
             }
             if resources.stateful:  # an actor pool; Ray restarts a dead actor and retries its batch
-                pool = ray.data.ActorPoolStrategy(size=resources.concurrency)
+                # one batch in flight per actor: a batch is a whole video, and queueing several on
+                # the first actor that is ready would leave the others idle
+                pool = ray.data.ActorPoolStrategy(size=resources.concurrency, max_tasks_in_flight_per_actor=1)
                 dataset = dataset.map_batches(spec.cls, fn_constructor_kwargs=dict(spec.kwargs), compute=pool,
                                               max_restarts=-1, max_task_retries=-1, **options)
             else:  # tasks; a task whose worker dies is retried
