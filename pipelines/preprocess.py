@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import sys
 import time
 from collections import Counter

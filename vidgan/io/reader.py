@@ -14,7 +14,7 @@ import numpy as np
 from vidgan.errors import DecodeError
 from vidgan.io.clips import Clip, cut_clips
 from vidgan.io.container import open_video
-from vidgan.io.probe import VideoInfo, read_info
+from vidgan.io.probe import read_info
 # Limited-range BT.601 yuv420p (most SD/web video) converts with OpenCV exactly as swscale does,
 # and faster; every other format and matrix (BT.709, 10-bit, gray, ...) goes through swscale.
 _BT601_COLORSPACES = {2, 5, 6}  # unspecified (FFmpeg assumes BT.601), BT.470BG, SMPTE 170M

@@ -61,7 +61,7 @@ class IoUTracker:
             for row, col in zip(rows, cols):
                 if allowed[row, col]:
                     ids[row] = live[col].track_id
-        for row, box in enumerate(boxes):
+        for row in range(len(boxes)):
             if ids[row] < 0:
                 track = Track(len(self.tracks), [np.full(5, np.nan, np.float32)] * self.frames)
                 self.tracks.append(track)

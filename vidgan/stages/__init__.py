@@ -13,4 +13,5 @@ __all__ = [
     "batch_to_rows",
     "fit_to_cluster",
     "make_runner",
+    "rows_to_batch",
 ]
