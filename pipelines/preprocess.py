@@ -89,7 +89,10 @@ def video_ids(videos: list[Path]) -> list[str]:
 
 
 def stages(config: PreprocessConfig) -> list[StageSpec]:
-    """The pipeline: probe -> extract tracks (actors holding the models) -> write samples."""
+    """The pipeline: probe -> extract tracks (actors holding the models) -> write samples.
+
+    Every stage runs as actors: a worker process imports torch, kornia and the models once,
+    instead of once per task (seconds each on a small machine)."""
     settings = asdict(config.settings)
     workers = config.workers
     return [
@@ -98,7 +101,7 @@ def stages(config: PreprocessConfig) -> list[StageSpec]:
                   Resources(num_cpus=1.0, num_gpus=1.0 if config.settings.device.startswith("cuda") else 0.0,
                             batch_size=1, concurrency=workers, stateful=True)),
         StageSpec(WriteSamples, {"out_dir": config.out_dir, "settings": settings},
-                  Resources(num_cpus=1.0, batch_size=1, concurrency=workers)),
+                  Resources(num_cpus=1.0, batch_size=1, concurrency=workers, stateful=True)),
     ]
 
 

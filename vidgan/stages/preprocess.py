@@ -67,7 +67,7 @@ class PreprocessSettings:
 class ProbeVideos(Stage):
     """Probe each source and check whether its dataset folder is already complete."""
 
-    resources = Resources(num_cpus=0.5, batch_size=1, concurrency=2)
+    resources = Resources(num_cpus=0.5, batch_size=1, concurrency=1, stateful=True)
 
     def __init__(self, out_dir: str, settings: dict) -> None:
         self.out_dir, self.settings_dict = out_dir, settings
@@ -127,7 +127,7 @@ def worker_name() -> str:
 class WriteSamples(Stage):
     """Write each video's folder of the dataset layout (crops, keypoints, maps, manifest)."""
 
-    resources = Resources(num_cpus=1.0, batch_size=1, concurrency=2)
+    resources = Resources(num_cpus=1.0, batch_size=1, concurrency=2, stateful=True)
 
     def __init__(self, out_dir: str, settings: dict) -> None:
         self.out_dir = out_dir
