@@ -74,19 +74,19 @@ class ProbeVideos(Stage):
         self.settings = PreprocessSettings(**settings)
 
     def __call__(self, batch: Batch) -> Batch:
-        rows = []
-        for row in batch_to_rows(batch):
-            row.update(status="todo", error="", frames=0, source_sha256="")
-            try:
-                row["frames"] = min(probe(row["source"]).frames, self.settings.max_frames or sys.maxsize)
-                row["source_sha256"] = sha256_file(row["source"])
-                if is_complete(video_dir(self.out_dir, row["video_id"]), source_sha256=row["source_sha256"],
-                               settings=self.settings_dict):
-                    row["status"] = "done"
-            except (VidganError, OSError) as error:
-                row.update(status="failed", error=str(error))
-            rows.append(row)
-        return rows_to_batch(rows)
+        return rows_to_batch([self._probe(row) for row in batch_to_rows(batch)])
+
+    def _probe(self, row: dict) -> dict:
+        row.update(status="todo", error="", frames=0, source_sha256="")
+        try:
+            row["frames"] = min(probe(row["source"]).frames, self.settings.max_frames or sys.maxsize)
+            row["source_sha256"] = sha256_file(row["source"])
+            if is_complete(video_dir(self.out_dir, row["video_id"]), source_sha256=row["source_sha256"],
+                           settings=self.settings_dict):
+                row["status"] = "done"
+        except (VidganError, OSError) as error:
+            row.update(status="failed", error=str(error))
+        return row
 
 
 class ExtractTracks(Stage):
