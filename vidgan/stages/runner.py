@@ -99,8 +99,10 @@ class RayRunner:
                 # one batch in flight per actor: a batch is a whole video, and queueing several on
                 # the first actor that is ready would leave the others idle
                 pool = ray.data.ActorPoolStrategy(size=resources.concurrency, max_tasks_in_flight_per_actor=1)
+                # SPREAD: a pool's actors go to different nodes, not packed onto the first one
                 dataset = dataset.map_batches(spec.cls, fn_constructor_kwargs=dict(spec.kwargs), compute=pool,
-                                              max_restarts=-1, max_task_retries=-1, **options)
+                                              max_restarts=-1, max_task_retries=-1, scheduling_strategy="SPREAD",
+                                              **options)
             else:  # tasks; a task whose worker dies is retried
                 pool = ray.data.TaskPoolStrategy(size=resources.concurrency)
                 dataset = dataset.map_batches(_StatelessCall(spec), compute=pool, max_retries=3, **options)
