@@ -25,6 +25,9 @@ RunnerName = Literal["local", "ray"]
 #: for Ray Data's own tasks (splitting, moving blocks).
 _STAGE_CPU_SHARE = 0.8
 
+#: How long a pipeline waits for its actor pools to start before giving up (model loading included).
+_ACTOR_START_TIMEOUT_S = 600
+
 
 class LocalRunner:
     """Run stages in this process, batch by batch, each stage built once."""
@@ -85,6 +88,9 @@ class RayRunner:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
         context.execution_options.preserve_order = False
+        # Start work only when every actor of a pool is up, so the first one ready does not take
+        # all the inputs (each is a whole video); a cluster too small for the pools fails here.
+        context.wait_for_min_actors_s = _ACTOR_START_TIMEOUT_S
         dataset = ray.data.from_items([dict(row) for row in rows], override_num_blocks=max(1, len(rows)))
         fitted = fit_to_cluster([spec.effective_resources for spec in stages], self.cluster_cpus())
         for spec, resources in zip(stages, fitted):
