@@ -94,8 +94,9 @@ def batch_to_rows(batch: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     if not batch:
         return []
     length = len(next(iter(batch.values())))
-    return [{key: _python(column[i]) for key, column in batch.items()} for i in range(length)]
+    return [{key: python_value(column[i]) for key, column in batch.items()} for i in range(length)]
 
 
-def _python(value: Any) -> Any:
+def python_value(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds; anything else unchanged."""
     return value.item() if isinstance(value, np.generic) else value

@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
-from vidgan.stages.base import Resources, StageSpec, batch_to_rows, rows_to_batch
+from vidgan.stages.base import Resources, StageSpec, batch_to_rows, python_value, rows_to_batch
 
 RunnerName = Literal["local", "ray"]
 
@@ -113,7 +113,7 @@ class RayRunner:
                 pool = ray.data.TaskPoolStrategy(size=resources.concurrency)
                 dataset = dataset.map_batches(_StatelessCall(spec), compute=pool, max_retries=3, **options)
         for row in dataset.iter_rows():
-            yield {key: _plain(value) for key, value in row.items()}
+            yield {key: python_value(value) for key, value in row.items()}
 
 
 def fit_to_cluster(stages: Sequence[Resources], cluster_cpus: float) -> list[Resources]:
@@ -157,11 +157,3 @@ def _apply(stage, size: int, rows: Iterator[Mapping[str, Any]]) -> Iterator[dict
             chunk = []
     if chunk:
         yield from batch_to_rows(stage(rows_to_batch(chunk)))
-
-
-def _plain(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
