@@ -29,13 +29,6 @@ class Skeleton:
         """Position of a joint by name."""
         return self.joints.index(joint)
 
-    def flip_permutation(self) -> list[int]:
-        """Joint order after a horizontal flip (left and right swapped)."""
-        order = list(range(self.num_joints))
-        for left, right in self.flip_pairs:
-            order[left], order[right] = right, left
-        return order
-
 
 _OPENPOSE_COLORS = (
     (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
