@@ -11,7 +11,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
-	$(BIN)/python -c "import vidgan, torch, av, cv2, mediapipe, ray.data"
+	$(BIN)/python -c "import vidgan, torch, av, cv2, mediapipe, ray.data, ray.train.torch, tensorboard"
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
