@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import signal
 import subprocess
@@ -33,7 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def toy_config(**train: object) -> ExperimentConfig:
     settings = {"iterations": 6, "batch_size": 8, "log_every": 1, "sample_every": 1000, "checkpoint_every": 2}
     settings.update(train)
-    return load_config(ExperimentConfig, None, [f"family=tests.toy_family",
+    return load_config(ExperimentConfig, None, ["family=tests.toy_family",
                                                  *(f"train.{k}={v}" for k, v in settings.items())])
 
 
@@ -69,7 +68,7 @@ def test_resume_after_sigkill_continues_bit_exactly(tmp_path):
                                                      "sample_every": 1000, "checkpoint_every": 3}}))
     killed = subprocess.run(
         [sys.executable, "-m", "vidgan.cli", "train", "--config", str(config_file), "--run-dir", str(tmp_path / "resumed")],
-        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True, timeout=120,
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}, capture_output=True, text=True, timeout=120, check=False,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert latest_checkpoint(tmp_path / "resumed").name == "iteration_0000006"
@@ -107,6 +106,15 @@ def test_nan_loss_rolls_back_lowers_the_learning_rate_and_finishes(tmp_path):
     assert lr[4] == pytest.approx(2e-4) and lr[5] == pytest.approx(1e-4) and lr[6] == pytest.approx(1e-4)
     model = ToyGAN.from_pretrained(tmp_path / "model")
     assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_missing_vgg_weights_turn_the_perceptual_loss_off_with_a_message(tmp_path):
+    config = toy_config(iterations=2)
+    config.losses = {"perceptual": 1.0, "vgg_weights": str(tmp_path / "nowhere")}
+    assert run_experiment(config, tmp_path / "run").iterations == 2
+    log = (tmp_path / "run" / "train.log").read_text()
+    assert "perceptual loss off" in log and "vgg19-dcbb9e9d.pth" in log
+    assert "loss_g/perceptual" not in read_metrics(tmp_path / "run")[-1]
 
 
 def test_gradient_accumulation_matches_the_full_batch(tmp_path):

@@ -4,7 +4,13 @@ The public API is re-exported here: ``from vidgan import VideoReader, probe, ...
 """
 
 from vidgan.config import load_config, save_config
-from vidgan.errors import ConfigError, DecodeError, InputError, MissingWeightsError, VidganError
+from vidgan.errors import (
+    ConfigError,
+    DecodeError,
+    InputError,
+    MissingWeightsError,
+    VidganError,
+)
 from vidgan.io import (
     Clip,
     ImageFolderReader,
@@ -21,21 +27,44 @@ from vidgan.io import (
 
 __version__ = "0.1.0"
 
+#: Names that need torch, imported on first use so that ``import vidgan`` (and the CLI) stay fast.
+_LAZY = {
+    "GANTrainer": "vidgan.train",
+    "TrainConfig": "vidgan.train",
+    "run_experiment": "vidgan.train",
+    "evaluate": "vidgan.metrics",
+    "LPIPS": "vidgan.metrics",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'vidgan' has no attribute {name!r}")
+
+
 __all__ = [
+    "LPIPS",
     "Clip",
     "ConfigError",
     "DecodeError",
+    "GANTrainer",
     "ImageFolderReader",
     "InputError",
     "MissingWeightsError",
-    "VidganError",
+    "TrainConfig",
     "VideoInfo",
     "VideoReader",
     "VideoWriter",
+    "VidganError",
+    "evaluate",
     "load_config",
     "probe",
     "read_audio",
     "read_image",
+    "run_experiment",
     "save_config",
     "write_audio",
     "write_image",

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from vidgan.errors import VidganError
 
@@ -220,6 +221,64 @@ def _demo(args: argparse.Namespace) -> int:
     config = load_config(DemoConfig, args.config, args.overrides)
     report = run_demo(config)
     print(report.describe())
+    return 0
+
+
+def _train_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, help="model YAML (configs/models/*.yaml)")
+    parser.add_argument("--run-dir", help="run folder: checkpoints, logs, model/ (default: runs/<config name>)")
+    parser.add_argument("--fresh", action="store_true", help="ignore the run folder's checkpoints and start over")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="data-parallel Ray Train workers (default 0: train in this process)")
+    parser.add_argument("--gpu", action="store_true", help="one GPU per Ray Train worker")
+    parser.add_argument("--address", help="Ray cluster address (default: an embedded local Ray)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. train.iterations=500")
+
+
+@command("train", "train (or resume) a model from a config, in this process or on Ray Train", _train_args)
+def _train(args: argparse.Namespace) -> int:
+    from vidgan.config import load_config
+    from vidgan.train.experiment import ExperimentConfig, run_experiment
+
+    config = load_config(ExperimentConfig, args.config, args.overrides)
+    run_dir = Path(args.run_dir or Path("runs") / Path(args.config).stem)
+    if args.workers > 0:
+        from vidgan.train.distributed import train_on_ray
+
+        train_on_ray(config, run_dir, workers=args.workers, use_gpu=args.gpu, address=args.address,
+                     resume=not args.fresh)
+        print(f"trained on {args.workers} Ray Train workers: {run_dir / 'model'}")
+        return 0
+    result = run_experiment(config, run_dir, resume=not args.fresh)
+    print(f"trained {result.iterations} iterations in {result.seconds:.0f} s "
+          f"({result.rollbacks} NaN rollbacks): {result.exported}")
+    return 0
+
+
+def _eval_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--real", required=True, help="real/reference video or image folder")
+    parser.add_argument("--fake", required=True, help="generated video or image folder (same frame count and size)")
+    parser.add_argument("--metrics", default="psnr,ssim,warp,flicker",
+                        help="comma-separated, of psnr,ssim,lpips,warp,flicker,fid,kid,is,fvd (default %(default)s)")
+    parser.add_argument("--out", help="also write the metrics to this JSON file")
+    parser.add_argument("--weights", help="folder holding the LPIPS/Inception/I3D weights files (never downloaded; "
+                                          "default: torch's checkpoints folder)")
+    parser.add_argument("--feature-net", choices=("pretrained", "random"), default="pretrained",
+                        help="fid/kid/is/fvd features: Inception-v3 and I3D, or a fixed random net for smoke runs")
+    parser.add_argument("--device", default="cpu", help="torch device for the networks")
+
+
+@command("eval", "measure a generated video against the real one: PSNR/SSIM/LPIPS, warping error, flicker, "
+                 "FID/KID/IS/FVD", _eval_args)
+def _eval(args: argparse.Namespace) -> int:
+    from vidgan.metrics.evaluate import evaluate, format_metrics, save_metrics
+
+    names = [name.strip() for name in args.metrics.split(",") if name.strip()]
+    metrics = evaluate(args.real, args.fake, names, weights=args.weights, feature_net=args.feature_net,
+                       device=args.device)
+    print(format_metrics(metrics))
+    if args.out:
+        print(save_metrics(args.out, metrics, real=args.real, fake=args.fake, feature_net=args.feature_net))
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 
 from vidgan.keypoints.skeletons import COCO17, MEDIAPIPE_TO_COCO, Skeleton
-from vidgan.keypoints.weights import find_weights
+from vidgan.weights import find_weights
 
 BodyBackend = Literal["mediapipe", "rcnn"]
 

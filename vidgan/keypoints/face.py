@@ -11,8 +11,14 @@ from typing import Literal
 
 import numpy as np
 
-from vidgan.keypoints.skeletons import FACE_MESH_POINTS, IBUG68, Skeleton, face_mesh_skeleton
-from vidgan.keypoints.weights import find_weights, packaged_dlib_model
+from vidgan.keypoints.skeletons import (
+    FACE_MESH_POINTS,
+    IBUG68,
+    Skeleton,
+    face_mesh_skeleton,
+)
+from vidgan.keypoints.weights import packaged_dlib_model
+from vidgan.weights import find_weights
 
 FaceBackend = Literal["dlib", "fan", "mesh"]
 

@@ -9,10 +9,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from vidgan.keypoints.keypoints import Keypoints
-from vidgan.keypoints.skeletons import IBUG68
-
-#: iBUG-68 outer eye corners, whose distance is the face's size.
-_OUTER_EYE_CORNERS = (36, 45)
+from vidgan.keypoints.skeletons import IBUG68, IBUG68_OUTER_EYE_CORNERS
 
 
 def jitter(keypoints: Keypoints, scale: float | None = None) -> float:
@@ -39,7 +36,7 @@ def _size(keypoints: Keypoints) -> float:
     """Mean size of the subject in pixels (see :func:`jitter`); NaN if never visible."""
     xy = keypoints.xy.astype(np.float64)
     if keypoints.skeleton.name == IBUG68.name:
-        left, right = _OUTER_EYE_CORNERS
+        left, right = IBUG68_OUTER_EYE_CORNERS
         per_frame = np.linalg.norm(xy[:, left] - xy[:, right], axis=-1)
     else:
         detected = keypoints.detected_frames

@@ -98,6 +98,9 @@ IBUG68 = Skeleton(
 )
 
 #: iBUG-68 index ranges of each face part, as polylines: (start, stop, closed).
+#: iBUG-68 outer eye corners (left, right), whose distance is the face's size (inter-ocular).
+IBUG68_OUTER_EYE_CORNERS = (36, 45)
+
 IBUG68_PARTS: dict[str, tuple[int, int, bool]] = {
     "jaw": (0, 17, False),
     "right_brow": (17, 22, False),

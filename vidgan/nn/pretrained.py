@@ -14,7 +14,7 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Self
 
 import safetensors.torch
 import torch
@@ -24,9 +24,6 @@ from vidgan.errors import InputError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
-
-P = TypeVar("P", bound="Pretrained")
-
 
 def _json_value(value: Any) -> Any:
     """Constructor argument as JSON (tuples become lists); anything else is a bug in the model."""
@@ -97,9 +94,7 @@ class Pretrained(nn.Module):
         return directory
 
     @classmethod
-    def from_pretrained(
-        cls: type[P], directory: str | os.PathLike[str], device: str | torch.device = "cpu"
-    ) -> P:
+    def from_pretrained(cls, directory: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
         """Rebuild the model saved in ``directory`` (its own class and arguments) with its weights.
 
         Called on a base class it returns the saved subclass; called on an unrelated class it is

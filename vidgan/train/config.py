@@ -42,8 +42,9 @@ class TrainConfig:
     ema_start: int = 0
     #: Spectral normalisation applied by the trainer on top of what the model builds itself.
     spectral_norm: Literal["none", "discriminator", "generator", "both"] = "none"
-    #: Mixed precision on CUDA (ignored on CPU): bf16 needs no loss scaling, fp16 uses a GradScaler.
-    amp: Literal["off", "bf16", "fp16"] = "bf16"
+    #: Precision on CUDA (CPU always trains in fp32): ``bf16`` autocast needs no loss scaling,
+    #: ``fp16`` autocast uses a GradScaler, ``fp32`` turns mixed precision off.
+    amp: Literal["fp32", "bf16", "fp16"] = "bf16"
     seed: int = 0
     #: ``auto``: CUDA when available (the local rank's GPU under Ray Train), else CPU.
     device: str = "auto"

@@ -7,7 +7,6 @@ D:G ratio, R1, clipping, EMA, learning-rate schedule, budgets, checkpoints, NaN 
 from __future__ import annotations
 
 import contextlib
-import copy
 import random
 import time
 from collections.abc import Callable, Iterator
@@ -21,10 +20,11 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader, Dataset
 
-from vidgan.errors import VidganError
+from vidgan.errors import MissingWeightsError, VidganError
 from vidgan.models.base import GANModel
 from vidgan.nn.losses import r1_penalty
 from vidgan.nn.norm import spectral_norm_all
+from vidgan.nn.perceptual import PerceptualLoss
 from vidgan.train import checkpoint
 from vidgan.train.config import TrainConfig
 from vidgan.train.ema import EMA
@@ -131,6 +131,8 @@ class GANTrainer:
         self.rollbacks = 0
         self._r1_due = False
         self._extra_losses: dict[str, torch.Tensor] = {}
+        self._notices: list[str] = []
+        self._logger: RunLogger | None = None
 
     # ---- what a model family writes -------------------------------------------------------
 
@@ -175,6 +177,23 @@ class GANTrainer:
         self._extra_losses["r1"] = self._extra_losses.get("r1", 0) + penalty
         return scores
 
+    def perceptual_loss(self, weights: str | None = None) -> PerceptualLoss | None:
+        """The VGG19 perceptual loss on this trainer's device, or None when its weights are not on
+        local disk: then the run's log says so and where to put them, and training goes on
+        without that term. Families call this in ``__init__`` when their perceptual weight > 0."""
+        try:
+            return PerceptualLoss(weights).to(self.device)
+        except MissingWeightsError as error:
+            self.notice(f"perceptual loss off: {error}")
+            return None
+
+    def notice(self, text: str) -> None:
+        """A line for the console and ``train.log`` (held until the run's log is open)."""
+        if self._logger is None:
+            self._notices.append(text)
+        else:
+            self._logger.message(text)
+
     @property
     def generator(self) -> nn.Module:
         """The generator to sample from: the EMA average when there is one."""
@@ -190,6 +209,9 @@ class GANTrainer:
         if not (resume and self._load_latest()):
             self._save()
         logger = RunLogger(self.run_dir, enabled=self.parallel.is_main, total=config.iterations, start=self.iteration)
+        self._logger = logger
+        for text in self._notices:
+            logger.message(text)
         deadline = None if config.minutes is None else started + config.minutes * 60
         batches = self._batches()
         try:
@@ -214,6 +236,7 @@ class GANTrainer:
             exported = self.export(self.run_dir / "model") if self.parallel.is_main else None
         finally:
             logger.close()
+            self._logger = None
         return TrainResult(self.iteration, time.perf_counter() - started, self.rollbacks, exported)
 
     def export(self, directory: str | Path) -> Path:
