@@ -64,9 +64,15 @@ class ToyLosses:
     mode: str = "hinge"
     nan_at_iteration: int = 0
     kill_at_iteration: int = 0
+    perceptual: float = 0.0
+    vgg_weights: str | None = None
 
 
 class ToyTrainer(GANTrainer):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.vgg = self.perceptual_loss(self.losses.vgg_weights) if self.losses.perceptual > 0 else None
+
     def dis_losses(self, batch):
         model, gan = self.model, GANLoss(self.losses.mode)
         discriminator = model.discriminators["image"]
@@ -79,11 +85,14 @@ class ToyTrainer(GANTrainer):
         model, gan = self.model, GANLoss(self.losses.mode)
         fake = model.generator(self.noise(model.dim_z))
         loss = gan(model.discriminators["image"](fake), True, False)
+        terms = {"gan": loss}
+        if self.vgg is not None:
+            terms["perceptual"] = self.losses.perceptual * self.vgg(fake, batch["image"])
         if self.iteration + 1 == self.losses.kill_at_iteration:
             os.kill(os.getpid(), signal.SIGKILL)
         if self.iteration + 1 == self.losses.nan_at_iteration and self.rollbacks == 0:
-            loss = loss * float("nan")
-        return {"gan": loss}
+            terms["gan"] = loss * float("nan")
+        return terms
 
     def preview(self, generator, batch):
         return generator(self.noise(self.model.dim_z))
