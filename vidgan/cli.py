@@ -282,5 +282,89 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _motion_args(parser: argparse.ArgumentParser, driving: str) -> None:
+    parser.add_argument(f"--{driving}", required=True, help="the video whose motion is transferred")
+    parser.add_argument("--target", required=True, help="the video of who performs it")
+    parser.add_argument("--out", required=True, help="result video (.mp4); <out>.report.html is written beside it")
+    parser.add_argument("--preset", help="cpu-small | gpu-256 | gpu-512, or a vid2vid model config path")
+    parser.add_argument("--model", help="a trained target model folder (skips dataset and training)")
+    parser.add_argument("--workspace", help="resumable workspace folder (default: <out>.work)")
+    parser.add_argument("--target-frames", help="frame range of the target, as a Python slice (0:200)")
+    parser.add_argument(f"--{driving}-frames", help="frame range of the driving video (-80:)")
+    parser.add_argument("--runner", choices=("local", "ray"), help="run keypoint extraction locally or on Ray")
+    parser.add_argument("--address", help="Ray cluster address (default: an embedded local Ray)")
+    parser.add_argument("--config", help="YAML preset (configs/pipelines/transfer.yaml, reenact.yaml)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                        help="e.g. train=[train.minutes=5] target_track=poses.npz")
+
+
+def _run_motion(args: argparse.Namespace, kind: str, driving: str) -> int:
+    from pipelines.motion_transfer import MotionTransferConfig, run_motion_transfer
+    from vidgan.config import load_config
+
+    flags = {"driving": getattr(args, driving), "target": args.target, "out": args.out, "preset": args.preset,
+             "model": args.model, "workspace": args.workspace, "target_frames": args.target_frames,
+             "driving_frames": getattr(args, f"{driving}_frames"), "runner": args.runner, "address": args.address}
+    # flag values are strings: quoted, so that YAML keeps "2:" or "off" as they are
+    overrides = [f"kind={kind}", *(f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None)]
+    if kind == "face":
+        overrides.append("tracking.what=face")
+    config = load_config(MotionTransferConfig, args.config, [*overrides, *args.overrides])
+    print(run_motion_transfer(config).describe())
+    return 0
+
+
+@command("transfer", "make a target person dance like a source dancer (Everybody Dance Now)",
+         lambda parser: _motion_args(parser, "source"))
+def _transfer(args: argparse.Namespace) -> int:
+    return _run_motion(args, "dance", "source")
+
+
+@command("reenact", "drive a target face with a driving face video (vid2vid face model)",
+         lambda parser: _motion_args(parser, "driving"))
+def _reenact(args: argparse.Namespace) -> int:
+    return _run_motion(args, "face", "driving")
+
+
+def _sample_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="a video model folder (or a run folder holding model/)")
+    parser.add_argument("--n", type=int, default=16, help="how many videos (default %(default)s)")
+    parser.add_argument("--length", type=int, help="frames per video (default: the training length; any works)")
+    parser.add_argument("--out", required=True, help="mp4 to write: a grid of the videos")
+    parser.add_argument("--category", type=int, help="class id of every video (default: random)")
+    parser.add_argument("--fix", choices=("content", "motion"),
+                        help="MoCoGAN: one content code for all videos (motion varies), or one motion")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default %(default)s)")
+    parser.add_argument("--fps", type=float, default=8, help="frame rate of the mp4 (default %(default)s)")
+    parser.add_argument("--device", default="cpu", help="torch device (default %(default)s)")
+
+
+@command("sample", "sample videos from a trained MoCoGAN / DVD-GAN into an mp4 grid", _sample_args)
+def _sample(args: argparse.Namespace) -> int:
+    import torch
+
+    from vidgan.errors import ConfigError
+    from vidgan.models.mocogan import MoCoGAN
+    from vidgan.models.video_sampling import load_video_model, write_video_grid
+
+    model = load_video_model(args.model, device=args.device)
+    if args.n < 1 or (args.length is not None and args.length < 1):
+        raise ConfigError("--n and --length must be >= 1")
+    if args.category is not None and not model.num_classes:
+        raise ConfigError("--category: this model has no classes")
+    if args.category is not None and not 0 <= args.category < model.num_classes:
+        raise ConfigError(f"--category must be in 0..{model.num_classes - 1}")
+    generator = torch.Generator(args.device).manual_seed(args.seed)
+    if args.fix is None:
+        videos = model.sample(args.n, args.length, args.category, generator=generator)
+    elif isinstance(model, MoCoGAN):
+        fixed = model.fixed_content if args.fix == "content" else model.fixed_motion
+        videos = fixed(args.n, args.length, args.category, generator=generator)
+    else:
+        raise ConfigError(f"--fix needs a MoCoGAN (content and motion codes); {type(model).__name__} has one latent")
+    print(write_video_grid(videos, args.out, fps=args.fps))
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -11,9 +11,12 @@ transform is a function of one frame's landmarks only, so stable landmarks give 
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from kornia.filters import gaussian_blur2d
 from kornia.geometry.transform import invert_affine_transform, warp_affine
+
+from vidgan.keypoints.keypoints import Keypoints
 
 #: ArcFace's 5 points in a 112 x 112 crop: left eye, right eye (as seen), nose tip, mouth corners.
 ARCFACE_TEMPLATE = (
@@ -117,3 +120,23 @@ def _five_points(landmarks: torch.Tensor) -> torch.Tensor:
     """iBUG-68 ``(B, 68, 2)`` -> ``(B, 5, 2)``: eye centres, nose tip, mouth corners (template order)."""
     eyes = torch.stack([landmarks[:, 36:42].mean(dim=1), landmarks[:, 42:48].mean(dim=1)], dim=1)
     return torch.cat([eyes, landmarks[:, [30, 48, 54]]], dim=1)
+
+
+def head_boxes(keypoints: Keypoints, scale: float = 2.2) -> np.ndarray:
+    """``(T, 4)`` float32 square boxes ``x0, y0, x1, y1`` around the head of COCO-17 body
+    keypoints (Everybody Dance Now's face region): centred on the mean of the visible nose, eyes
+    and ears, side ``scale`` times their spread (at least the eye distance times 3); NaN rows
+    where no head point is visible."""
+    head = keypoints.points[:, :5]  # nose, eyes, ears
+    boxes = np.full((len(keypoints), 4), np.nan, np.float32)
+    for t, points in enumerate(head):
+        visible = points[points[:, 2] > 0, :2]
+        if len(visible) < 2:
+            continue
+        centre = visible.mean(axis=0)
+        spread = float(np.ptp(visible, axis=0).max())
+        eyes = points[[1, 2]]
+        eye_distance = float(np.linalg.norm(eyes[0, :2] - eyes[1, :2])) if (eyes[:, 2] > 0).all() else 0.0
+        half = max(scale * spread, 3 * eye_distance) / 2
+        boxes[t] = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+    return boxes

@@ -131,3 +131,21 @@ def _distance_to_segment(start: torch.Tensor, end: torch.Tensor, rows: slice, co
 def _palette(colors: tuple[tuple[int, int, int], ...], device: torch.device) -> torch.Tensor:
     """RGB uint8 colours -> ``(N, 3)`` float in [0, 1]."""
     return torch.tensor(colors, dtype=torch.float32, device=device) / 255.0
+
+
+def render_track(keypoints: Keypoints, size: tuple[int, int], *, batch: int = 64) -> np.ndarray:
+    """Conditioning maps of a whole track as uint8 ``(T, H, W, C)``, ``keypoints`` in the pixels
+    of an ``(H, W)`` frame: body skeletons (:func:`render_skeleton`, C = 3, limbs and joints 4 px
+    at 256 px) or iBUG-68 face edges (:func:`render_face_edges`, C = 1, 2 px at 256 px). The same
+    maps train and drive a conditioned generator."""
+    scale = size[0] / 256
+    face = keypoints.skeleton.name == IBUG68.name
+    maps = []
+    for start in range(0, len(keypoints), batch):
+        points = keypoints_to_tensor(keypoints[start : start + batch])
+        if face:
+            canvas = render_face_edges(points, size, thickness=max(1.0, 2.0 * scale))
+        else:
+            canvas = render_skeleton(points, keypoints.skeleton, size, thickness=4 * scale, joint_radius=4 * scale)
+        maps.append((canvas * 255).round().byte().permute(0, 2, 3, 1).numpy())
+    return np.concatenate(maps) if maps else np.zeros((0, *size, 1 if face else 3), np.uint8)
