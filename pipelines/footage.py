@@ -35,22 +35,45 @@ def frame_range(spec: str, frames: int, *, path: str | os.PathLike[str]) -> tupl
 
 @dataclass(frozen=True)
 class Fit:
-    """Centre-crop ``source_size`` to the aspect of ``size``, then scale: ``(H, W)`` sizes."""
+    """Crop ``source_size`` to the aspect of ``size``, then scale: ``(H, W)`` sizes. The crop is
+    the centred largest one, or ``box`` ``(x0, y0, width, height)`` (see :meth:`around`)."""
 
     source_size: tuple[int, int]
     size: tuple[int, int]
+    box: tuple[int, int, int, int] | None = None
+
+    @classmethod
+    def around(cls, keypoints: Keypoints, source_size: tuple[int, int], size: tuple[int, int],
+               margin: float = 1.8) -> Fit:
+        """The fit whose crop holds every visible point of the track (its bounding box over all
+        frames, ``margin`` times larger, at the aspect of ``size``), moved inside the frame."""
+        xy = keypoints.xy[keypoints.visible]
+        if not len(xy):
+            return cls(source_size, size)
+        (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)
+        aspect = size[1] / size[0]
+        height = max(y1 - y0, (x1 - x0) / aspect) * margin
+        height = min(height, source_size[0], source_size[1] / aspect)
+        width = height * aspect
+        left = float(np.clip((x0 + x1) / 2 - width / 2, 0, source_size[1] - width))
+        top = float(np.clip((y0 + y1) / 2 - height / 2, 0, source_size[0] - height))
+        return cls(source_size, size, (round(left), round(top), round(width), round(height)))
 
     @property
     def crop(self) -> tuple[int, int, int, int]:
         """``(x0, y0, width, height)`` of the crop in source pixels."""
+        if self.box is not None:
+            return self.box
         height, width = self.source_size
         aspect = self.size[1] / self.size[0]
         crop_w, crop_h = (width, round(width / aspect)) if width / height < aspect else (round(height * aspect), height)
         return (width - crop_w) // 2, (height - crop_h) // 2, crop_w, crop_h
 
     @property
-    def scale(self) -> float:
-        return self.size[0] / self.crop[3]
+    def scales(self) -> tuple[float, float]:
+        """``(x, y)`` source pixels -> fitted pixels."""
+        _, _, width, height = self.crop
+        return self.size[1] / width, self.size[0] / height
 
     def frame(self, frame: np.ndarray) -> np.ndarray:
         """A source frame ``(h, w, 3)`` -> ``(H, W, 3)``."""
@@ -60,9 +83,10 @@ class Fit:
     def keypoints(self, keypoints: Keypoints) -> Keypoints:
         """Source-pixel keypoints -> keypoints of the fitted frames (outside: still there, off-frame)."""
         x0, y0, _, _ = self.crop
+        scale_x, scale_y = self.scales
         points = keypoints.points.copy()
-        points[..., 0] = (points[..., 0] - x0) * self.scale
-        points[..., 1] = (points[..., 1] - y0) * self.scale
+        points[..., 0] = (points[..., 0] - x0) * scale_x
+        points[..., 1] = (points[..., 1] - y0) * scale_y
         return replace(keypoints, points=points, image_size=self.size)
 
 

@@ -5,9 +5,11 @@ face reenactment drives a target face with a driving face's expressions. Both ar
 over a different kind of keypoints. Steps, each resumable in the workspace
 (:class:`~pipelines.workspace.Workspace`: a second run with the same arguments reuses them):
 
-1. ``clips``     the target's and the driving video's frame ranges, fitted to the model's size;
-2. ``tracks``    their keypoints (body: mediapipe, face: dlib; smoothed; the two videos side by
-                 side on Ray), or tracks given as ``.npz``;
+1. ``tracks``    the keypoints of the target's and the driving video's frame ranges (body:
+                 mediapipe, face: dlib; smoothed; the two videos side by side on Ray), or tracks
+                 given as ``.npz``;
+2. ``clips``     both ranges fitted to the model's frame size (bodies: the centred frame; faces:
+                 a crop around the face over the whole clip), with their keypoints;
 3. ``retarget``  the driving keypoints moved onto the target: global pose normalisation (body)
                  or expression transfer onto the target's neutral face (face);
 4. ``dataset``   target frames paired with their conditioning maps (+ head boxes for the face GAN);
@@ -155,18 +157,22 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     }
     inputs = {"kind": config.kind, "size": size,
               **{name: [file_digest(video), span] for name, (video, span, _) in clips.items()}}
-
-    def write_clips() -> None:
-        for name, (video, (start, stop), info) in clips.items():
-            write_fitted_clip(video, start, stop, Fit(info.size, size), workspace.path(f"{name}.mp4"))
-
-    workspace.step("clips", inputs, ["target.mp4", "driving.mp4"], write_clips)
-
     given = {"target": config.target_track, "driving": config.driving_track}
     track_inputs = {**inputs, "tracking": asdict(config.tracking),
                     "given": {k: file_digest(v) if v else None for k, v in given.items()}}
-    workspace.step("tracks", track_inputs, ["target_track.npz", "driving_track.npz"],
-                   lambda: _tracks(config, clips, given, size, workspace))
+    workspace.step("tracks", track_inputs, ["target_track_raw.npz", "driving_track_raw.npz"],
+                   lambda: _tracks(config, clips, given, workspace))
+
+    def write_clips() -> None:
+        for name, (video, (start, stop), info) in clips.items():
+            raw = load_tracks(workspace.path(f"{name}_track_raw.npz"))[0]
+            # bodies: the whole (centred) frame, normalisation handles the framing; faces: around the face
+            fit = Fit(info.size, size) if config.kind == "dance" else Fit.around(raw, info.size, size)
+            write_fitted_clip(video, start, stop, fit, workspace.path(f"{name}.mp4"))
+            fit.keypoints(raw).save(workspace.path(f"{name}_track.npz"))
+
+    workspace.step("clips", track_inputs, ["target.mp4", "driving.mp4", "target_track.npz", "driving_track.npz"],
+                   write_clips)
     target = load_tracks(workspace.path("target_track.npz"))[0]
     driving_raw = load_tracks(workspace.path("driving_track.npz"))[0]
 
@@ -212,10 +218,10 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     return MotionTransferReport(out, report, metrics, workspace.root)
 
 
-def _tracks(config: MotionTransferConfig, clips: dict[str, Any], given: dict[str, str | None], size: tuple[int, int],
+def _tracks(config: MotionTransferConfig, clips: dict[str, Any], given: dict[str, str | None],
             workspace: Workspace) -> None:
-    """Both videos' tracks in the fitted frames: from given tracks, else extracted from the
-    original footage (full resolution) by the stage runner, then moved into the fitted frames."""
+    """Both videos' tracks in source pixels: from given tracks, else extracted from the original
+    footage (full resolution) by the stage runner, the two videos side by side on Ray."""
     rows = []
     for name, (video, (start, stop), _) in clips.items():
         raw = workspace.path(f"{name}_track_raw.npz")
@@ -233,11 +239,10 @@ def _tracks(config: MotionTransferConfig, clips: dict[str, Any], given: dict[str
             for row in runner.run(rows, [spec]):
                 if row["status"] != "written":
                     raise InputError(row["video"], f"keypoint extraction failed: {row['error']}")
-    for name, (video, _, info) in clips.items():
+    for name, (video, _, _) in clips.items():
         tracks = load_tracks(workspace.path(f"{name}_track_raw.npz"))
         if not tracks or not tracks[0].detected_frames.any():
             raise InputError(video, f"no {config.tracking.what} found in the selected frames")
-        Fit(info.size, size).keypoints(tracks[0]).save(workspace.path(f"{name}_track.npz"))
 
 
 def _write_dataset(workspace: Workspace, target: Keypoints, size: tuple[int, int], face_refine: bool) -> None:
@@ -303,7 +308,7 @@ def _report(config: MotionTransferConfig, out: Path, workspace: Workspace, metri
     from vidgan.train.logger import read_metrics
 
     records = read_metrics(workspace.path("train")) if config.model is None else []
-    steps = ("clips", "tracks", "retarget", "dataset", "train", "generate", "evaluate")
+    steps = ("tracks", "clips", "retarget", "dataset", "train", "generate", "evaluate")
     what = "dance transfer" if config.kind == "dance" else "face reenactment"
     return write_report(
         out.with_name(out.stem + ".report.html"),

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from fractions import Fraction
 
+import pytest
 from conftest import shared
+
 from vidgan.cli import main
 from vidgan.io import probe, read_audio
 
@@ -56,9 +58,14 @@ def test_bad_arguments_exit_non_zero_with_one_line(tmp_path):
     assert debug.returncode != 0 and "Traceback" in debug.stderr
 
 
-def test_demo_runs_end_to_end(tmp_path, capsys):
+@pytest.mark.slow
+def test_demo_runs_the_transfer_workflow_end_to_end(tmp_path, capsys):
     out_dir = tmp_path / "demo"
-    assert main(["demo", f"out_dir={out_dir}", "frames=20", "height=64", "width=96", "clip_length=8"]) == 0
-    assert "processed 20 frames" in capsys.readouterr().out
-    info = probe(out_dir / "processed.mp4")
-    assert info.frames == 20 and (info.width, info.height) == (192, 64) and info.has_audio
+    args = ["demo", f"out_dir={out_dir}", "target_frames=12", "source_frames=8", "size=64",
+            "train=[train.iterations=2]"]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    assert "transfer.mp4" in printed and "pck@0.2" in printed
+    info = probe(out_dir / "transfer.mp4")
+    assert info.frames == 8 and (info.width, info.height) == (64, 64) and info.has_audio
+    assert (out_dir / "transfer.report.html").is_file()

@@ -44,6 +44,19 @@ def test_fit_moves_keypoints_with_the_pixels():
     assert abs(xs.mean() - moved[0]) < 1.0 and abs(ys.mean() - moved[1]) < 1.0
 
 
+def test_fit_around_a_face_track_holds_it_inside_the_frame():
+    points = np.zeros((2, 68, 3), np.float32)
+    points[..., 2] = 1
+    points[0, :, :2] = np.random.default_rng(0).uniform([560, 100], [630, 170], (68, 2))  # near the right edge
+    points[1, :, :2] = points[0, :, :2] + [5, 3]
+    fit = Fit.around(Keypoints(points, IBUG68, np.arange(2)), (360, 640), (128, 128))
+    x0, y0, w, h = fit.crop
+    assert w == h and x0 + w <= 640 and y0 >= 0 and y0 + h <= 360
+    moved = fit.keypoints(Keypoints(points, IBUG68, np.arange(2))).xy
+    assert moved.min() >= 0 and moved.max() <= 128
+    assert 1.5 < 128 / (moved[..., 0].max() - moved[..., 0].min()) < 2.2  # margin 1.8 around the face
+
+
 def _one_joint_skeleton():
     from vidgan.keypoints.skeletons import Skeleton
 

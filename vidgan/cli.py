@@ -213,7 +213,7 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
 
 
-@command("demo", "the main job on a bundled default: a generated clip, processed end to end", _demo_args)
+@command("demo", "the main job on a bundled default: vidgan transfer on a synthetic dancer", _demo_args)
 def _demo(args: argparse.Namespace) -> int:
     from pipelines.demo import DemoConfig, run_demo
     from vidgan.config import load_config
