@@ -121,12 +121,20 @@ def model_config(config: MotionTransferConfig) -> ExperimentConfig:
     return load_config(ExperimentConfig, preset, config.train)
 
 
-def frame_size(experiment: ExperimentConfig) -> tuple[int, int]:
-    """The model's ``(H, W)`` from its config's ``data.size``."""
+def frame_size(experiment: ExperimentConfig, footage: tuple[int, int]) -> tuple[int, int]:
+    """The model's ``(H, W)``: ``data.size`` when it is ``[H, W]``; when it is one number S, the
+    size of S x S pixels at the aspect of the target ``footage (H, W)`` (portrait dancers stay
+    whole), both sides multiples of what the generator needs (2 ** (n_downsample + n_scales - 1))."""
     size = experiment.data.get("size")
     if size is None:
         raise VidganError("a vid2vid preset for a workflow must set data.size ([H, W] or H)")
-    return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    if not isinstance(size, int):
+        return int(size[0]), int(size[1])
+    model = experiment.model
+    multiple = 2 ** (model.get("n_downsample", 3) + model.get("n_scales", 1) - 1)
+    aspect = footage[1] / footage[0]
+    height, width = size / aspect**0.5, size * aspect**0.5
+    return (max(multiple, round(height / multiple) * multiple), max(multiple, round(width / multiple) * multiple))
 
 
 def retarget(kind: Kind, driving: Keypoints, target: Keypoints) -> Keypoints:
@@ -147,9 +155,9 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     out = Path(config.out)
     workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     experiment = model_config(config)
-    size = frame_size(experiment)
-    face_refine = bool(experiment.model.get("face_refine", False))
     driving_info, target_info = probe(config.driving), probe(config.target)
+    size = frame_size(experiment, target_info.size)
+    face_refine = bool(experiment.model.get("face_refine", False))
     clips = {
         "target": (config.target, frame_range(config.target_frames, target_info.frames, path=config.target), target_info),
         "driving": (config.driving, frame_range(config.driving_frames, driving_info.frames, path=config.driving),
@@ -189,7 +197,7 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
         dataset_inputs = {**track_inputs, "face_refine": face_refine}
         workspace.step("dataset", dataset_inputs, ["dataset"],
                        lambda: _write_dataset(workspace, target, size, face_refine))
-        training = _training_config(experiment, workspace)
+        training = _training_config(experiment, workspace, size)
         workspace.step("train", {**dataset_inputs, "experiment": asdict(training)}, ["train/model"],
                        lambda: _train(training, workspace))
     model = Vid2Vid.from_pretrained(model_dir)
@@ -255,8 +263,8 @@ def _write_dataset(workspace: Workspace, target: Keypoints, size: tuple[int, int
                          face_boxes=head_boxes(target) if face_refine else None, sequence_id="target")
 
 
-def _training_config(experiment: ExperimentConfig, workspace: Workspace) -> ExperimentConfig:
-    data = {**experiment.data, "folder": str(workspace.path("dataset").resolve())}
+def _training_config(experiment: ExperimentConfig, workspace: Workspace, size: tuple[int, int]) -> ExperimentConfig:
+    data = {**experiment.data, "folder": str(workspace.path("dataset").resolve()), "size": list(size)}
     return ExperimentConfig(family="vid2vid", model=experiment.model, data=data, losses=experiment.losses,
                             train=experiment.train)
 

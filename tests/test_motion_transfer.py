@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from pipelines.footage import Fit, frame_range, select_frames
-from pipelines.motion_transfer import MotionTransferConfig, retarget, run_motion_transfer
+from pipelines.motion_transfer import MotionTransferConfig, frame_size, retarget, run_motion_transfer
 from pipelines.workspace import Workspace
 from vidgan.cli import main
 from vidgan.data.dancer import dancer_keypoints, DanceStyle, write_dancer_video
@@ -61,6 +61,17 @@ def _one_joint_skeleton():
     from vidgan.keypoints.skeletons import Skeleton
 
     return Skeleton(name="one", joints=("point",), edges=())
+
+
+def test_one_number_sizes_keep_the_footage_aspect():
+    from vidgan.train.experiment import ExperimentConfig
+
+    square = ExperimentConfig(family="vid2vid", model={"n_downsample": 3, "n_scales": 1}, data={"size": 128})
+    assert frame_size(square, (1920, 1080)) == (168, 96)  # portrait: 128 x 128 pixels, multiples of 8
+    assert frame_size(square, (360, 640)) == (96, 168)
+    assert frame_size(square, (512, 512)) == (128, 128)
+    given = ExperimentConfig(family="vid2vid", data={"size": [224, 128]})
+    assert frame_size(given, (360, 640)) == (224, 128)
 
 
 def test_select_frames_needs_the_whole_range():

@@ -152,6 +152,9 @@ class Vid2VidLosses:
     feature_matching: float = 10.0
     perceptual: float = 10.0
     vgg_weights: str | None = None
+    #: Pixel L1 to the real frames (pix2pix's term; 0 in vid2vid). The CPU presets use it: without
+    #: VGG19 weights offline and with minutes of training, GAN + feature matching alone is too slow.
+    reconstruction: float = 0.0
     flow: float = 10.0
     warp: float = 10.0
     mask: float = 10.0
@@ -245,6 +248,8 @@ class Vid2VidTrainer(GANTrainer):
             matching.append(feature_matching_loss(fake_scores, real_scores))
         if self.vgg is not None:
             terms["perceptual"] = weights.perceptual * self.vgg(fake, real)
+        if weights.reconstruction > 0:
+            terms["reconstruction"] = weights.reconstruction * F.l1_loss(fake.float(), real.float())
         faces = self._refine_faces(generator, fake.detach(), clip)
         if faces is not None:
             terms.update(self._face_g_losses(clip, faces, matching))
