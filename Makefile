@@ -20,11 +20,14 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest
 
+# Long proofs: tests marked `proof` (they call the bench/*_proof.py scripts and assert their goals).
 proof: $(INSTALLED)
 	$(BIN)/python -m pytest -m proof -s
 
+# Benchmarks: every bench/*.py except the proofs (bench/*_proof.py, run by `make proof`).
 bench: $(INSTALLED)
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/*.py; do case $$script in *_proof.py) continue;; esac; \
+		echo "== $$script"; PYTHONPATH=. $(BIN)/python $$script || exit 1; done
 
 clean:
 	rm -rf out .pytest_cache
