@@ -142,10 +142,16 @@ def retarget(kind: Kind, driving: Keypoints, target: Keypoints) -> Keypoints:
     (body) or the driving expressions on the target's neutral face (face)."""
     if kind == "dance":
         return PoseNormalizer().fit(driving, target)(driving)
-    complete = np.flatnonzero(target.visible.all(axis=1))
-    if not len(complete):
-        raise VidganError(f"{target.video_id}: no target frame shows the whole face (needed as its neutral face)")
-    return transfer_expression(driving, target.points[complete[0]])
+    return transfer_expression(driving, _neutral_face(target), _neutral_face(driving))
+
+
+def _neutral_face(track: Keypoints) -> np.ndarray:
+    """``(68, 3)``: the per-point median over the frames that show the whole face (one frame's
+    face may have closed eyes or an open mouth; the median is the resting face)."""
+    complete = track.visible.all(axis=1)
+    if not complete.any():
+        raise VidganError(f"{track.video_id or 'a track'}: no frame shows the whole face (needed for its neutral face)")
+    return np.median(track.points[complete], axis=0)
 
 
 def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = None) -> MotionTransferReport:
@@ -156,7 +162,7 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     experiment = model_config(config)
     driving_info, target_info = probe(config.driving), probe(config.target)
-    size = frame_size(experiment, target_info.size)
+    size = frame_size(experiment, target_info.size if config.kind == "dance" else (1, 1))  # faces: square crops
     face_refine = bool(experiment.model.get("face_refine", False))
     clips = {
         "target": (config.target, frame_range(config.target_frames, target_info.frames, path=config.target), target_info),
