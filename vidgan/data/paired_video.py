@@ -24,7 +24,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch
 from torch.utils.data import Dataset
 
 from vidgan.errors import InputError, MissingWeightsError
-from vidgan.io.atomic import atomic_path
+from vidgan.io.atomic import atomic_dir, atomic_path
 from vidgan.progress import progress
 from vidgan.weights import find_weights
 
@@ -114,10 +113,7 @@ def write_paired_dataset(
     target = Path(folder) / sequence_id
     if _read_sequence_info(target).get("sha256") == digest:
         return target
-    staging = target.with_name(f".{sequence_id}.tmp-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    try:
+    with atomic_dir(target) as staging:
         np.save(staging / "frames.npy", frame_array)
         np.save(staging / "maps.npy", map_array)
         if boxes is not None:
@@ -127,15 +123,6 @@ def write_paired_dataset(
             "map_channels": map_array.shape[3], "face_boxes": boxes is not None, "sha256": digest,
         }
         (staging / SEQUENCE_FILE).write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        if target.exists():
-            old = target.with_name(f".{sequence_id}.old-{os.getpid()}")
-            os.replace(target, old)
-            os.replace(staging, target)
-            shutil.rmtree(old)
-        else:
-            os.replace(staging, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return target
 
 

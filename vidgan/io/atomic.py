@@ -1,9 +1,10 @@
-"""Write-then-rename: an output file either appears whole or not at all."""
+"""Write-then-rename: an output file or folder either appears whole or not at all."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,3 +29,26 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         os.replace(temporary, final)
     finally:
         temporary.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a hidden staging folder beside ``path``; if the block succeeds it becomes ``path``
+    (an existing folder there is replaced), else it is deleted. Readers see the old folder or
+    the new one, never a half-written one."""
+    final = Path(path)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    staging = final.with_name(f".{final.name}.{os.getpid()}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        if final.exists():
+            old = final.with_name(f".{final.name}.{os.getpid()}.old")
+            os.replace(final, old)
+            os.replace(staging, final)
+            shutil.rmtree(old)
+        else:
+            os.replace(staging, final)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

@@ -12,7 +12,6 @@ import importlib
 import inspect
 import json
 import os
-import shutil
 from pathlib import Path
 from typing import Any, Self
 
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from vidgan.errors import InputError
+from vidgan.io.atomic import atomic_dir
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -71,26 +71,13 @@ class Pretrained(nn.Module):
         cls.__init__ = recording_init  # type: ignore[method-assign]
 
     def save_pretrained(self, directory: str | os.PathLike[str]) -> Path:
-        """Write ``config.json`` + ``model.safetensors`` into ``directory``, atomically (a
-        temporary sibling folder renamed into place; an existing folder is replaced)."""
+        """Write ``config.json`` + ``model.safetensors`` into ``directory``, atomically (an
+        existing folder is replaced)."""
         directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        staging = directory.with_name(f".{directory.name}.tmp-{os.getpid()}")
-        shutil.rmtree(staging, ignore_errors=True)
-        staging.mkdir()
-        try:
+        with atomic_dir(directory) as staging:
             document = {"class": f"{type(self).__module__}.{type(self).__qualname__}", "args": self.config}
             (staging / CONFIG_FILE).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
             safetensors.torch.save_model(self, str(staging / WEIGHTS_FILE))
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-                os.replace(directory, old)
-                os.replace(staging, directory)
-                shutil.rmtree(old)
-            else:
-                os.replace(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
         return directory
 
     @classmethod

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from vidgan.errors import InputError
+from vidgan.io.atomic import atomic_dir
 
 LATEST = "latest"
 _PREFIX = "iteration_"
@@ -60,16 +61,11 @@ def write_checkpoint(
 ) -> Path:
     """Write checkpoint ``iteration`` atomically, point ``latest`` at it, keep the newest ``keep``."""
     final = checkpoint_dir(run_dir, iteration)
-    staging = final.with_name(f".{final.name}.tmp")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    model.save_pretrained(staging / "model")
-    if ema is not None:
-        safetensors.torch.save_model(ema, str(staging / "ema.safetensors"))
-    torch.save(trainer_state, staging / "trainer.pt")
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(staging, final)
+    with atomic_dir(final) as staging:
+        model.save_pretrained(staging / "model")
+        if ema is not None:
+            safetensors.torch.save_model(ema, str(staging / "ema.safetensors"))
+        torch.save(trainer_state, staging / "trainer.pt")
     pointer = final.parent / f".{LATEST}.tmp"
     pointer.write_text(final.name + "\n")
     os.replace(pointer, final.parent / LATEST)
