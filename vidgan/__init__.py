@@ -34,6 +34,7 @@ _LAZY = {
     "run_experiment": "vidgan.train",
     "evaluate": "vidgan.metrics",
     "LPIPS": "vidgan.metrics",
+    "Vid2Vid": "vidgan.models.vid2vid",
 }
 
 
@@ -55,6 +56,7 @@ __all__ = [
     "InputError",
     "MissingWeightsError",
     "TrainConfig",
+    "Vid2Vid",
     "VideoInfo",
     "VideoReader",
     "VideoWriter",
