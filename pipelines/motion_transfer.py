@@ -276,9 +276,21 @@ def _training_config(experiment: ExperimentConfig, workspace: Workspace, size: t
 
 
 def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
-    from vidgan.train.experiment import run_experiment
+    """Train into ``train/``, resuming its checkpoints only if they come from the same settings
+    (a longer budget continues the run; any other change starts a new one)."""
+    import yaml
 
-    run_experiment(experiment, workspace.path("train"))
+    from vidgan.config import to_dict
+    from vidgan.train.experiment import CONFIG_FILE, run_experiment
+
+    def comparable(config: dict) -> dict:
+        return {**config, "train": {k: v for k, v in config["train"].items() if k not in ("iterations", "minutes")}}
+
+    saved = workspace.path("train") / CONFIG_FILE
+    resume = saved.exists() and comparable(yaml.safe_load(saved.read_text())) == comparable(to_dict(experiment))
+    if saved.exists() and not resume:
+        print("[train] the settings changed: training a new model", file=workspace.log)
+    run_experiment(experiment, workspace.path("train"), resume=resume)
 
 
 def _write_panel(driving: Path, maps: np.ndarray, result: Path, out: Path) -> None:

@@ -98,6 +98,15 @@ def test_a_half_written_checkpoint_is_ignored_on_resume(tmp_path):
         build_trainer(toy_config(iterations=8), tmp_path).train()
 
 
+def test_a_fresh_start_drops_the_earlier_run(tmp_path):
+    run_experiment(toy_config(iterations=6, checkpoint_every=2), tmp_path)
+    result = build_trainer(toy_config(iterations=2, checkpoint_every=2), tmp_path).train(resume=False)
+    assert result.iterations == 2
+    assert sorted(p.name for p in (tmp_path / "checkpoints").glob("iteration_*")) == [
+        "iteration_0000000", "iteration_0000002"]
+    assert [m["iteration"] for m in read_metrics(tmp_path)] == [1, 2]
+
+
 def test_nan_loss_rolls_back_lowers_the_learning_rate_and_finishes(tmp_path):
     config = toy_config(iterations=6, checkpoint_every=2)
     config.losses = {"nan_at_iteration": 5}

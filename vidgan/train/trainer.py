@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -206,6 +207,10 @@ class GANTrainer:
         checkpoint when ``resume``. Writes checkpoints, logs and finally ``run_dir/model``."""
         config, started = self.config, time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
+        if not resume and self.parallel.is_main:  # start over: an earlier run's checkpoints must not outrank ours
+            shutil.rmtree(self.run_dir / "checkpoints", ignore_errors=True)
+            shutil.rmtree(self.run_dir / "samples", ignore_errors=True)
+        self.parallel.barrier()
         if not (resume and self._load_latest()):
             self._save()
         logger = RunLogger(self.run_dir, enabled=self.parallel.is_main, total=config.iterations, start=self.iteration)
