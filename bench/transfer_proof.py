@@ -17,7 +17,11 @@ import sys
 import time
 from pathlib import Path
 
-from pipelines.motion_transfer import MotionTransferConfig, MotionTransferReport, run_motion_transfer
+from pipelines.motion_transfer import (
+    MotionTransferConfig,
+    MotionTransferReport,
+    run_motion_transfer,
+)
 from vidgan.config import load_config
 
 VIDEOS = Path(__file__).resolve().parents[2] / "shared" / "data" / "videos"

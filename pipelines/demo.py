@@ -13,7 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipelines.motion_transfer import MotionTransferConfig, MotionTransferReport, run_motion_transfer
+from pipelines.motion_transfer import (
+    MotionTransferConfig,
+    MotionTransferReport,
+    run_motion_transfer,
+)
 from vidgan.data.dancer import write_dancer_video
 from vidgan.stages.tracks import TrackSettings
 

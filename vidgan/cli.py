@@ -366,5 +366,30 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pose_generate_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image", required=True, help="a photo of the person")
+    parser.add_argument("--poses", required=True, help="driving poses: a keypoints .npz or a driving video")
+    parser.add_argument("--out", required=True, help="result video (.mp4)")
+    parser.add_argument("--model", required=True, help="a trained pose-guided (PG2) model folder")
+    parser.add_argument("--image-pose", help="the photo's keypoints (.npz) instead of extracting them")
+    parser.add_argument("--frames", help="frame range of the poses, as a Python slice (0:100)")
+    parser.add_argument("--blend", type=float, help="weight of the flow-warped previous frame (default 0.5; 0: off)")
+    parser.add_argument("--stage", type=int, choices=(1, 2), help="2: refined (default), 1: coarse")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. smooth=none margin=1.3 device=cpu")
+
+
+@command("pose-generate", "animate one photo of a person along a pose sequence (PG2)", _pose_generate_args)
+def _pose_generate(args: argparse.Namespace) -> int:
+    from pipelines.pose_generate import PoseGenerateConfig, run_pose_generate
+    from vidgan.config import load_config
+
+    flags = {"image": args.image, "poses": args.poses, "out": args.out, "model": args.model,
+             "image_pose": args.image_pose, "frames": args.frames, "blend": args.blend, "stage": args.stage}
+    overrides = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    config = load_config(PoseGenerateConfig, None, [*overrides, *args.overrides])
+    print(run_pose_generate(config).describe())
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -1,0 +1,127 @@
+"""What the video families (MoCoGAN, DVD-GAN) share: the :class:`VideoGAN` base with its
+class-label handling and eval-mode sampling, the clip dataset of their configs, and writing a
+grid of sampled videos (``vidgan sample``)."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import Dataset
+
+from vidgan.data.video_datasets import ClipData, build_clip_dataset
+from vidgan.errors import ConfigError
+from vidgan.io import VideoWriter
+from vidgan.models.base import GANModel
+from vidgan.nn.pretrained import CONFIG_FILE
+from vidgan.train.logger import grid_frames
+
+Category = int | Tensor | None
+
+
+class VideoGAN(GANModel):
+    """Base of the video families. Subclasses set ``size``, ``channels``, ``video_length`` (the
+    training clip length) and ``num_classes`` (0: unconditional) and implement :meth:`sample`."""
+
+    size: int
+    channels: int
+    video_length: int
+    num_classes: int
+
+    def sample(
+        self, n: int, length: int | None = None, category: Category = None, generator: torch.Generator | None = None
+    ) -> Tensor:
+        """``n`` videos ``(n, T, C, H, W)`` in [-1, 1] of ``length`` frames (default: the training
+        length; any length works); ``category`` an int or ``(n,)`` class ids (default random)."""
+        raise NotImplementedError
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def labels(self, n: int, category: Category, generator: torch.Generator | None = None) -> Tensor | None:
+        """Class ids ``(n,)`` int64: ``category`` (an int or ``(n,)``), random when None; None for
+        an unconditional model (then ``category`` must be None)."""
+        if self.num_classes == 0:
+            if category is not None:
+                raise ValueError("this model has no classes; pass category=None")
+            return None
+        if category is None:
+            return torch.randint(self.num_classes, (n,), generator=generator, device=generator_device(generator))\
+                .to(self.device)
+        labels = torch.as_tensor(category, dtype=torch.int64, device=self.device).expand(n).clone()
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise ValueError(f"category must be in 0..{self.num_classes - 1}, got {category}")
+        return labels
+
+
+def levels(size: int) -> int:
+    """Resolution doublings from 4x4 up to ``size`` x ``size`` (a power of two >= 8)."""
+    count = size.bit_length() - 3
+    if size < 8 or size != 4 << count:
+        raise ValueError(f"size must be a power of two >= 8, got {size}")
+    return count
+
+
+def generator_device(generator: torch.Generator | None) -> torch.device:
+    """Where ``generator`` draws (CPU when None): random draws are made there, then moved."""
+    return generator.device if generator is not None else torch.device("cpu")
+
+
+def randn(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device) -> Tensor:
+    """Standard normal noise drawn with ``generator`` (global RNG when None), on ``device``."""
+    return torch.randn(shape, generator=generator, device=generator_device(generator)).to(device)
+
+
+@contextlib.contextmanager
+def sampling(module: nn.Module) -> Iterator[None]:
+    """Eval mode (batch-norm running statistics) and no gradients; the mode is restored after."""
+    modes = {m: m.training for m in module.modules()}
+    module.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        for m, mode in modes.items():
+            m.training = mode
+
+
+def preview_labels(n: int, num_classes: int, device: torch.device) -> Tensor | None:
+    """Class ids ``(n,)`` cycling 0, 1, ... for sample grids (one column per class); None
+    without classes."""
+    return torch.arange(n, device=device) % num_classes if num_classes else None
+
+
+def clip_dataset(data: ClipData, model: VideoGAN) -> tuple[Dataset, None]:
+    """The ``data:`` section's dataset, checked against the model (frame size, clip length, classes)."""
+    dataset = build_clip_dataset(data)
+    if (data.size, data.length) != (model.size, model.video_length):
+        raise ConfigError(f"data.size/data.length ({data.size}, {data.length}) must equal model.size/"
+                          f"model.video_length ({model.size}, {model.video_length})")
+    if model.num_classes and dataset.num_classes != model.num_classes:
+        raise ConfigError(f"model.num_classes is {model.num_classes} but the data has "
+                          f"{dataset.num_classes} classes {dataset.classes}")
+    return dataset, None
+
+
+def load_video_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VideoGAN:
+    """A video model from its folder, or from a run folder (its ``model/``)."""
+    folder = Path(path)
+    if not (folder / CONFIG_FILE).is_file() and (folder / "model" / CONFIG_FILE).is_file():
+        folder = folder / "model"
+    return VideoGAN.from_pretrained(folder, device=device)
+
+
+def write_video_grid(
+    videos: Tensor, path: str | os.PathLike[str], *, fps: float = 8, columns: int | None = None
+) -> Path:
+    """Write ``videos`` ``(B, T, C, H, W)`` in [-1, 1] as one mp4 of a grid of clips (atomically)."""
+    columns = columns or math.ceil(math.sqrt(videos.shape[0]))
+    with VideoWriter(path, fps, crf=18, preset="veryfast") as writer:
+        writer.write_all(grid_frames(videos.float().cpu(), columns))
+    return Path(path)
