@@ -11,6 +11,8 @@ import pytest
 # Ray binds every node to loopback (not the machine's interface address): tests talk to
 # 127.0.0.1 only. Ray reads this when it is first imported, so it is set before any test runs.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+# Before any test module imports torch: OpenMP threads sleep instead of spinning (see vidgan/__init__.py).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 VIDEOS = SHARED_DATA / "videos"
