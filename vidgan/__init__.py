@@ -42,6 +42,8 @@ _LAZY = {
     "evaluate": "vidgan.metrics",
     "LPIPS": "vidgan.metrics",
     "Vid2Vid": "vidgan.models.vid2vid",
+    "MoCoGAN": "vidgan.models.mocogan",
+    "DVDGAN": "vidgan.models.dvdgan",
 }
 
 
@@ -54,6 +56,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "DVDGAN",
     "LPIPS",
     "Clip",
     "ConfigError",
@@ -62,6 +65,7 @@ __all__ = [
     "ImageFolderReader",
     "InputError",
     "MissingWeightsError",
+    "MoCoGAN",
     "TrainConfig",
     "Vid2Vid",
     "VideoInfo",
