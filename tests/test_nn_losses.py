@@ -184,7 +184,8 @@ def test_perceptual_loss_layer_choice(random_vgg19):
 
 
 def test_perceptual_loss_missing_weights(tmp_path, monkeypatch):
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    # torch.hub.get_dir ignores TORCH_HOME once another test called torch.hub.set_dir: patch it
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "torch" / "hub"))
     assert not PerceptualLoss.available()
     with pytest.raises(MissingWeightsError, match=str(tmp_path / "torch" / "hub" / "checkpoints")):
         PerceptualLoss()
