@@ -9,10 +9,15 @@ import numpy as np
 import pytest
 
 from pipelines.footage import Fit, frame_range, select_frames
-from pipelines.motion_transfer import MotionTransferConfig, frame_size, retarget, run_motion_transfer
+from pipelines.motion_transfer import (
+    MotionTransferConfig,
+    frame_size,
+    retarget,
+    run_motion_transfer,
+)
 from pipelines.workspace import Workspace
 from vidgan.cli import main
-from vidgan.data.dancer import dancer_keypoints, DanceStyle, write_dancer_video
+from vidgan.data.dancer import DanceStyle, dancer_keypoints, write_dancer_video
 from vidgan.errors import InputError
 from vidgan.io import VideoReader, probe
 from vidgan.keypoints import COCO17, IBUG68, Keypoints, load_tracks
