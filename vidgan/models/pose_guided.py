@@ -241,8 +241,14 @@ class PoseGuidedLosses:
     """Loss weights and the stage schedule (``losses:`` of a pose-guided config).
 
     ``stage1_iterations``: iterations of stage I before stage II starts; ``finetune_coarse``:
-    train stage I on during stage II (the paper keeps it fixed). ``perceptual``: VGG19 weight of
-    stage II (0: off; on only when ``vgg_weights`` or torch's checkpoints folder hold VGG19).
+    train stage I on during stage II (the paper keeps it fixed). ``coarse_noise``: standard
+    deviation of Gaussian noise added to stage I's image where stage II takes it in training
+    (conditioning augmentation, as cascaded generators do): on its training pairs stage I is
+    nearly right, on new poses it is not, and stage II learns to repair the latter too.
+    ``flip``: mirror half of the pairs (both images and their keypoints, left and right joints
+    swapped), drawn per sample from the trainer's seeded noise.
+    ``perceptual``: VGG19 weight of stage II (0: off; on only when ``vgg_weights`` or torch's
+    checkpoints folder hold VGG19).
     """
 
     gan_mode: Literal["hinge", "lsgan", "nonsaturating"] = "nonsaturating"
@@ -252,10 +258,13 @@ class PoseGuidedLosses:
     vgg_weights: str | None = None
     stage1_iterations: int = 1000
     finetune_coarse: bool = False
+    coarse_noise: float = 0.0
+    flip: bool = False
 
     def __post_init__(self) -> None:
-        if self.stage1_iterations < 0:
-            raise ValueError(f"losses.stage1_iterations must be >= 0, got {self.stage1_iterations}")
+        if self.stage1_iterations < 0 or self.coarse_noise < 0:
+            raise ValueError(f"losses.stage1_iterations and losses.coarse_noise must be >= 0, got "
+                             f"{self.stage1_iterations} and {self.coarse_noise}")
 
 
 class PoseGuidedTrainer(GANTrainer):
@@ -279,23 +288,23 @@ class PoseGuidedTrainer(GANTrainer):
     def dis_losses(self, batch: Batch) -> dict[str, Tensor]:
         if self.stage == 1:  # a leaf: the discriminator gets no gradient, so Adam leaves it untouched
             return {"pair": torch.zeros((), device=self.device, requires_grad=True)}
+        batch = self._flipped(batch)
         with torch.no_grad():
-            refined = self.model.generate(batch["condition"], batch["target_points"]).refined
+            refined = self._stage_two(batch["condition"], self.model.pose_maps(batch["target_points"]))
         real = self.real_scores(self._pair_d, batch["target"], batch["condition"])
         fake = self._pair_d(refined, batch["condition"])
         return {"pair": self.losses.gan * (self.gan(real, True, True) + self.gan(fake, False, True))}
 
     def gen_losses(self, batch: Batch) -> dict[str, Tensor]:
         model, weights = self.model, self.losses
+        batch = self._flipped(batch)
         condition, target, points = batch["condition"], batch["target"], batch["target_points"]
         weight = 1 + model.mask(points)
         pose = model.pose_maps(points)
         if self.stage == 1:
             coarse = model.generator(condition, pose, stage=1).coarse
             return {"pose_l1": weights.pose_l1 * masked_l1(coarse, target, weight)}
-        with torch.set_grad_enabled(weights.finetune_coarse):
-            coarse = model.generator(condition, pose, stage=1).coarse
-        refined = model.generator.refined(condition, coarse)
+        refined = self._stage_two(condition, pose)
         terms = {"gan": weights.gan * self.gan(self._pair_d(refined, condition), True, False),
                  "pose_l1": weights.pose_l1 * masked_l1(refined, target, weight)}
         if self.vgg is not None:
@@ -309,6 +318,35 @@ class PoseGuidedTrainer(GANTrainer):
         output = generator(condition, self.model.pose_maps(points))
         pose = render_skeleton(points, self.model.skeleton, self.model.size) * 2 - 1
         return torch.cat([condition, pose, output.coarse, output.refined.clamp(-1, 1), batch["target"][:count]], dim=-1)
+
+    def _flipped(self, batch: Batch) -> Batch:
+        """``batch`` with half of its pairs mirrored when ``losses.flip`` (module docstring)."""
+        if not self.losses.flip:
+            return batch
+        chosen = self.randint(2).bool()
+        width = self.model.size[1]
+        order = list(range(self.model.skeleton.num_joints))
+        for left, right in self.model.skeleton.flip_pairs:
+            order[left], order[right] = right, left
+        flipped = dict(batch)
+        for key in ("condition", "target"):
+            flipped[key] = torch.where(chosen[:, None, None, None], batch[key].flip(-1), batch[key])
+        for key in ("condition_points", "target_points"):
+            points = batch[key]
+            mirrored = points[:, order].clone()
+            mirrored[..., 0] = torch.where(mirrored[..., 2] > 0, width - 1 - mirrored[..., 0], 0.0)
+            flipped[key] = torch.where(chosen[:, None, None], mirrored, points)
+        return flipped
+
+    def _stage_two(self, condition: Tensor, pose: Tensor) -> Tensor:
+        """The refined image ``(B, 3, H, W)`` as stage II trains: from stage I's image (frozen
+        unless ``finetune_coarse``) with ``coarse_noise`` added."""
+        generator = self.model.generator
+        with torch.set_grad_enabled(self.losses.finetune_coarse and torch.is_grad_enabled()):
+            coarse = generator(condition, pose, stage=1).coarse
+        if self.losses.coarse_noise > 0:
+            coarse = coarse + self.losses.coarse_noise * self.noise(*coarse.shape[1:]).to(coarse.dtype)
+        return generator.refined(condition, coarse)
 
     def _pair_d(self, image: Tensor, condition: Tensor) -> DiscriminatorOutput:
         return self.model.discriminators["pair"](torch.cat([condition, image.to(condition.dtype)], dim=1))
