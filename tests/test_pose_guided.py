@@ -40,7 +40,7 @@ from vidgan.io import VideoReader, VideoWriter, write_image
 from vidgan.keypoints import COCO17, OPENPOSE18, Keypoints, load_tracks
 from vidgan.metrics import warping_error
 from vidgan.models.pose_guided import PoseGuidedGenerator, evaluate_pairs, pose_mask
-from vidgan.train.experiment import ExperimentConfig, run_experiment
+from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 from vidgan.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -231,6 +231,21 @@ def test_two_stage_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
     assert run_experiment(unit_config(), tmp_path / "resumed").iterations == 3
     resumed = weights(tmp_path / "resumed" / "checkpoints" / "iteration_0000003")
     assert resumed.keys() == end.keys() and all(torch.equal(resumed[k], end[k]) for k in end)
+
+
+def test_flipped_pairs_mirror_images_and_keypoints_alike(tmp_path):
+    trainer = build_trainer(unit_config(), tmp_path)
+    dataset = dancer_pairs(6, (64, 32), min_gap=2)
+    batch = {k: torch.stack([dataset[i][k] for i in range(2)]) for k in dataset[0]}
+    flips = [trainer._flipped(batch) for _ in range(4)]
+    mirrored = [(f, b) for f in flips for b in range(2) if not torch.equal(f["target"][b], batch["target"][b])]
+    assert mirrored and len(mirrored) < 8  # about half of the samples
+    flipped, b = mirrored[0]
+    assert torch.equal(flipped["target"][b], batch["target"][b].flip(-1))
+    left, right = COCO17.index("left_wrist"), COCO17.index("right_wrist")
+    original = batch["target_points"][b]
+    assert flipped["target_points"][b, left, 0] == pytest.approx(31 - original[right, 0].item())
+    assert torch.equal(flipped["target_points"][b, left, 1:], original[right, 1:])
 
 
 def test_evaluation_scores_the_identity_baseline_and_both_stages():

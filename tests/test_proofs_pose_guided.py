@@ -26,8 +26,9 @@ def _proof_module():
 def test_pose_guided_proof():
     shared("videos/dance_musepose.mp4")
     proof = _proof_module()
-    scores = proof.run_proof(ROOT / "out" / "proof" / "pose_guided")
-    print(f"\nbudget: {proof.BUDGET}")
+    out = ROOT / "out" / "proof" / "pose_guided"
+    scores = proof.run_proof(out)
+    print(f"\nbudget: {proof.BUDGET}; {proof.training_summary(out)}")
     print(proof.table(scores))
     rows = proof.goals(scores)
     for goal, met in rows:
