@@ -54,7 +54,7 @@ COLUMNS = ("ssim", "mask_ssim", "lpips", "pck@0.2")
 def run_proof(out_dir: str | Path, overrides: list[str] = ()) -> dict[str, dict[str, float]]:
     """Run (or reuse) every step into ``out_dir`` and return the scores per row."""
     torch.set_num_threads(1)
-    workspace = Workspace(out_dir)
+    workspace = Workspace(Path(out_dir).resolve())  # the same steps from any working directory
     preprocess = load_config(PreprocessConfig, None, [f"inputs={VIDEO}", f"out_dir={workspace.path('dataset')}",
                                                        "runner=local", "settings.task=bodies"])
     workspace.step("dataset", {"video": file_digest(VIDEO), "settings": asdict(preprocess)}, ["dataset/videos"],

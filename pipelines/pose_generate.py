@@ -48,12 +48,13 @@ class PoseGenerateConfig:
     """A run of ``vidgan pose-generate`` (module docstring for the steps).
 
     ``image``: the person's photo; ``poses``: a keypoints ``.npz`` (its first track) or a driving
-    video; ``model``: a trained pose-guided model folder; ``image_pose``: the photo's keypoints
-    (``.npz``, first frame of its first track) instead of extracting them; ``frames``: Python
-    slice of the poses (``0:100``); ``smooth``: temporal filter of the poses (``none`` keeps them);
-    ``normalize``: move the poses into the photo's framing (false: they are in its pixels already);
-    ``margin``: the person's keypoint box times this is the model's frame; ``blend``: weight of the
-    warped previous output (0 disables the output smoothing); ``stage``: 2 refined, 1 coarse.
+    video; ``model``: a trained pose-guided model folder (or a run folder holding ``model/``);
+    ``image_pose``: the photo's keypoints (``.npz``, first frame of its first track) instead of
+    extracting them; ``frames``: Python slice of the poses (``0:100``); ``smooth``: temporal filter
+    of the poses (``none`` keeps them); ``normalize``: move the poses into the photo's framing
+    (false: they are in its pixels already); ``margin``: the person's keypoint box times this is
+    the model's frame; ``blend``: weight of the warped previous output (0 disables the output
+    smoothing); ``stage``: 2 refined, 1 coarse.
     """
 
     image: str = ""
@@ -139,7 +140,10 @@ def run_pose_generate(config: PoseGenerateConfig) -> PoseGenerateReport:
 
     started = time.perf_counter()
     device = resolve_device(config.device)
-    model = PoseGuidedGenerator.from_pretrained(config.model, device=device).eval()
+    folder = Path(config.model)
+    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
+        folder = folder / "model"  # a training run folder
+    model = PoseGuidedGenerator.from_pretrained(folder, device=device).eval()
     image = read_image(config.image)
     person = _image_pose(config, image)
     fit = Fit.around(person, image.shape[:2], model.size, config.margin)

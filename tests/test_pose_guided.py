@@ -320,8 +320,11 @@ def test_pose_generate_command_extracts_poses_from_video_and_image(tmp_path, dan
     person, _ = write_dancer_video(tmp_path / "person.mp4", frames=1, size=(128, 128), seed=5, audio=False)
     write_image(tmp_path / "person.png", next(iter(VideoReader(person))))
     out = tmp_path / "result.mp4"
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "model").symlink_to(dancer_files["model"])  # a training run folder works too
     code = main(["pose-generate", "--image", str(tmp_path / "person.png"), "--poses", str(video), "--out", str(out),
-                 "--model", str(dancer_files["model"]), "--blend", "0.3", "smooth=none", "device=cpu"])
+                 "--model", str(run), "--blend", "0.3", "smooth=none", "device=cpu"])
     assert code == 0 and len(list(VideoReader(out))) == 4
     extracted = load_tracks(out.with_suffix(".poses.npz"))[0]
     assert extracted.detected_frames.all()

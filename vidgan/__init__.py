@@ -44,6 +44,7 @@ _LAZY = {
     "Vid2Vid": "vidgan.models.vid2vid",
     "MoCoGAN": "vidgan.models.mocogan",
     "DVDGAN": "vidgan.models.dvdgan",
+    "PoseGuidedGenerator": "vidgan.models.pose_guided",
 }
 
 
@@ -66,6 +67,7 @@ __all__ = [
     "InputError",
     "MissingWeightsError",
     "MoCoGAN",
+    "PoseGuidedGenerator",
     "TrainConfig",
     "Vid2Vid",
     "VideoInfo",

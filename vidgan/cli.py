@@ -370,7 +370,7 @@ def _pose_generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", required=True, help="a photo of the person")
     parser.add_argument("--poses", required=True, help="driving poses: a keypoints .npz or a driving video")
     parser.add_argument("--out", required=True, help="result video (.mp4)")
-    parser.add_argument("--model", required=True, help="a trained pose-guided (PG2) model folder")
+    parser.add_argument("--model", required=True, help="a trained pose-guided (PG2) model folder (or its run folder)")
     parser.add_argument("--image-pose", help="the photo's keypoints (.npz) instead of extracting them")
     parser.add_argument("--frames", help="frame range of the poses, as a Python slice (0:100)")
     parser.add_argument("--blend", type=float, help="weight of the flow-warped previous frame (default 0.5; 0: off)")

@@ -19,7 +19,9 @@ the stages one after the other, by iteration (so resume is exact):
   ``|coarse - target| * (1 + mask)`` (normalised by the weights); the discriminator rests;
 - then stage II: the refined image against the target with the pose-mask L1 and the GAN loss of
   the pair discriminator (real pair: condition + target; fake: condition + refined); stage I is
-  frozen (``finetune_coarse: true`` trains it on together).
+  frozen (``finetune_coarse: true`` trains it on together). ``coarse_noise`` adds Gaussian noise
+  to stage I's image where stage II takes it in (conditioning augmentation);
+- ``flip`` mirrors half of the pairs of either stage (random draws from the trainer's seeded noise).
 """
 
 from __future__ import annotations
