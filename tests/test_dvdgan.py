@@ -4,11 +4,11 @@ the hinge losses with G's loss -D(G(z)), training a tiny config (save, from_pret
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import bench_script
 from torch import nn
 from torch.nn.utils import parametrize
 
@@ -119,9 +119,7 @@ def test_vidgan_sample_for_dvdgan(trained, tmp_path):
 @pytest.mark.proof
 def test_proof_dvdgan_on_shapes_at_a_smaller_budget():
     """DVD-GAN on the same data with the same tracker, at a smaller CPU budget than MoCoGAN's."""
-    spec = importlib.util.spec_from_file_location("video_gan_proof", ROOT / "bench" / "video_gan_proof.py")
-    proof = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(proof)
+    proof = bench_script("video_gan_proof")
     figures = proof.prove("dvdgan", ROOT / "runs" / "proof")
     print(proof.describe(figures))
     assert figures["generated"]["constant_shape"] >= 0.9

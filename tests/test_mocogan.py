@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import bench_script
 
 from vidgan.cli import main
 from vidgan.config import load_config
@@ -104,18 +104,11 @@ def test_vidgan_sample_writes_an_mp4_grid(trained, tmp_path, capsys):
     assert main(["sample", "--model", str(tmp_path), "--out", str(out)]) == 2
 
 
-def _proof_module():
-    spec = importlib.util.spec_from_file_location("video_gan_proof", ROOT / "bench" / "video_gan_proof.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.proof
 def test_proof_mocogan_on_shapes_keeps_one_shape_moving_its_class_way(tmp_path):
     """The issue's proof: after the stated CPU budget, 200 sampled 64x64x16 videos (100 per class
     with --category) hold one connected shape of constant colour and move their class's way."""
-    proof = _proof_module()
+    proof = bench_script("video_gan_proof")
     figures = proof.prove("mocogan", ROOT / "runs" / "proof")
     print(proof.describe(figures))
     assert figures["generated"]["constant_shape"] >= 0.9

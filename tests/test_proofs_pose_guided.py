@@ -5,27 +5,18 @@ reuses the steps of an earlier one with the same settings (out/proof/pose_guided
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import shared
+from conftest import bench_script, shared
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _proof_module():
-    spec = importlib.util.spec_from_file_location("pose_guided_proof", ROOT / "bench" / "pose_guided_proof.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.proof
 def test_pose_guided_proof():
     shared("videos/dance_musepose.mp4")
-    proof = _proof_module()
+    proof = bench_script("pose_guided_proof")
     out = ROOT / "out" / "proof" / "pose_guided"
     scores = proof.run_proof(out)
     print(f"\nbudget: {proof.BUDGET}; {proof.training_summary(out)}")

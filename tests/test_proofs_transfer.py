@@ -4,28 +4,19 @@ A run reuses the workspace of an earlier one with the same settings (out/proof).
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
-
-from conftest import shared
+from conftest import bench_script, shared
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def _proof_module():
-    spec = importlib.util.spec_from_file_location("transfer_proof", ROOT / "bench" / "transfer_proof.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.mark.proof
 @pytest.mark.parametrize("name", ["dance", "face"])
 def test_motion_transfer_proof(name):
     shared("videos/dance_musepose.mp4")
-    proof = _proof_module()
+    proof = bench_script("transfer_proof")
     report = proof.run_proof(name, ROOT / "out" / "proof")
     rows = proof.goals(name, report.metrics)
     for measure, value, goal, met in rows:
