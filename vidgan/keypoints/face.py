@@ -111,7 +111,8 @@ class _torch_hub_holding:
     def __enter__(self) -> None:
         import torch
 
-        self._previous = torch.hub.get_dir()
+        # the raw setting (None: follow TORCH_HOME), so that leaving restores exactly what was there
+        self._previous = torch.hub._hub_dir
         self._folder = tempfile.TemporaryDirectory(prefix="vidgan-hub-")
         checkpoints = Path(self._folder.name) / "checkpoints"
         checkpoints.mkdir()
@@ -122,7 +123,7 @@ class _torch_hub_holding:
     def __exit__(self, *exc) -> None:
         import torch
 
-        torch.hub.set_dir(self._previous)
+        torch.hub._hub_dir = self._previous
         self._folder.cleanup()
 
 
