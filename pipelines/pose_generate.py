@@ -23,21 +23,19 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from pipelines.footage import Fit, frame_range
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoWriter, read_image
 from vidgan.keypoints import COCO17, Keypoints, Smoother, load_tracks
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer
-from vidgan.metrics import consistent_flows
-from vidgan.nn import flow_warp
 from vidgan.progress import progress
 from vidgan.stages.base import batch_to_rows, rows_to_batch
+from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import ExtractTrack, TrackSettings
 from vidgan.train.trainer import resolve_device
 
-__all__ = ["FlowBlender", "PoseGenerateConfig", "PoseGenerateReport", "fit_scale_translation", "run_pose_generate"]
+__all__ = ["PoseGenerateConfig", "PoseGenerateReport", "fit_scale_translation", "run_pose_generate"]
 
 #: Joints whose place says where a body is and how tall it is (arms vary too much with the pose).
 FRAMING_JOINTS = ("nose", "shoulder", "hip", "knee", "ankle")
@@ -97,27 +95,6 @@ class PoseGenerateReport:
         return f"result: {self.out} ({self.frames} frames in {self.seconds:.1f} s){extracted}"
 
 
-class FlowBlender:
-    """Temporal smoothing of generated frames: ``blender(frame)`` returns the frame blended with
-    the previous output warped onto it, ``(1 - weight) * frame + weight * warped``, where the DIS
-    flow between them passes the forward-backward check (elsewhere the frame as it is). Frames are
-    RGB uint8 ``(H, W, 3)``; ``weight`` 0 returns every frame unchanged."""
-
-    def __init__(self, weight: float) -> None:
-        self.weight = weight
-        self.previous: np.ndarray | None = None
-
-    def __call__(self, frame: np.ndarray) -> np.ndarray:
-        if self.weight > 0 and self.previous is not None:
-            (flow,), (valid,) = consistent_flows(np.stack([frame, self.previous]))
-            previous = torch.from_numpy(self.previous).permute(2, 0, 1)[None].float()
-            warped = flow_warp(previous, torch.from_numpy(flow).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
-            mixed = (1 - self.weight) * frame + self.weight * warped
-            frame = np.where(valid[..., None], np.rint(mixed), frame).astype(np.uint8)
-        self.previous = frame
-        return frame
-
-
 def fit_scale_translation(poses: np.ndarray, reference: np.ndarray, joints: list[int]) -> tuple[float, np.ndarray]:
     """Scale ``s`` and translation ``t (2,)`` minimising ``|s * p + t - r|^2`` over the ``joints``
     seen in both the per-joint median ``p`` of ``poses (T, K, 3)`` and ``reference (K, 3)`` (all
@@ -140,10 +117,7 @@ def run_pose_generate(config: PoseGenerateConfig) -> PoseGenerateReport:
 
     started = time.perf_counter()
     device = resolve_device(config.device)
-    folder = Path(config.model)
-    if not (folder / "config.json").is_file() and (folder / "model" / "config.json").is_file():
-        folder = folder / "model"  # a training run folder
-    model = PoseGuidedGenerator.from_pretrained(folder, device=device).eval()
+    model = PoseGuidedGenerator.from_pretrained(config.model, device=device).eval()
     image = read_image(config.image)
     person = _image_pose(config, image)
     fit = Fit.around(person, image.shape[:2], model.size, config.margin)

@@ -14,7 +14,6 @@ import safetensors.torch
 import torch
 
 from pipelines.pose_generate import (
-    FlowBlender,
     PoseGenerateConfig,
     fit_scale_translation,
     run_pose_generate,
@@ -40,6 +39,7 @@ from vidgan.io import VideoReader, VideoWriter, write_image
 from vidgan.keypoints import COCO17, OPENPOSE18, Keypoints, load_tracks
 from vidgan.metrics import warping_error
 from vidgan.models.pose_guided import PoseGuidedGenerator, evaluate_pairs, pose_mask
+from vidgan.stages.blend import FlowBlender
 from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 from vidgan.train.logger import read_metrics
 

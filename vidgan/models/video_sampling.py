@@ -18,7 +18,6 @@ from vidgan.data.video_datasets import ClipData, build_clip_dataset
 from vidgan.errors import ConfigError
 from vidgan.io import VideoWriter
 from vidgan.models.base import GANModel
-from vidgan.nn.pretrained import CONFIG_FILE
 from vidgan.train.logger import grid_frames
 
 Category = int | Tensor | None
@@ -111,10 +110,7 @@ def clip_dataset(data: ClipData, model: VideoGAN) -> tuple[Dataset, None]:
 
 def load_video_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VideoGAN:
     """A video model from its folder, or from a run folder (its ``model/``)."""
-    folder = Path(path)
-    if not (folder / CONFIG_FILE).is_file() and (folder / "model" / CONFIG_FILE).is_file():
-        folder = folder / "model"
-    return VideoGAN.from_pretrained(folder, device=device)
+    return VideoGAN.from_pretrained(path, device=device)
 
 
 def write_video_grid(

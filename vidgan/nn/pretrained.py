@@ -82,11 +82,14 @@ class Pretrained(nn.Module):
 
     @classmethod
     def from_pretrained(cls, directory: str | os.PathLike[str], device: str | torch.device = "cpu") -> Self:
-        """Rebuild the model saved in ``directory`` (its own class and arguments) with its weights.
+        """Rebuild the model saved in ``directory`` (its own class and arguments) with its weights;
+        a training run folder (holding the exported ``model/``) works too.
 
         Called on a base class it returns the saved subclass; called on an unrelated class it is
         an error naming both."""
         directory = Path(directory)
+        if not (directory / CONFIG_FILE).is_file() and (directory / "model" / CONFIG_FILE).is_file():
+            directory = directory / "model"
         config_path = directory / CONFIG_FILE
         weights_path = directory / WEIGHTS_FILE
         for path in (config_path, weights_path):
