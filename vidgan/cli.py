@@ -391,5 +391,43 @@ def _pose_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_edit_args(parser: argparse.ArgumentParser, edit: str) -> None:
+    parser.add_argument("--input", required=True, help="a photo or a video")
+    parser.add_argument("--out", required=True, help="result: an image for a photo, a video (.mp4, with the input's audio)")
+    parser.add_argument("--model", required=True, help=f"a trained {'Age-cGAN' if edit == 'age' else 'TP-GAN'} "
+                                                        "model folder (or its training run folder)")
+    if edit == "age":
+        parser.add_argument("--target-age", type=float, required=True, help="age to show, in years")
+        parser.add_argument("--steps", type=int, help="identity-preserving latent optimisation steps (default 20)")
+        parser.add_argument("--identity-weights", help="TorchScript face-embedding file for that optimisation")
+    parser.add_argument("--frames", help="frame range of a video, as a Python slice (0:100)")
+    parser.add_argument("--no-smooth", action="store_true", help="edit every frame on its own (no temporal smoothing)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. blend=0.6 feather=0.2 device=cpu")
+
+
+def _face_edit(args: argparse.Namespace, edit: str) -> int:
+    from pipelines.face_edit import FaceEditConfig, run_face_edit
+    from vidgan.config import load_config
+
+    flags = {"edit": edit, "input": args.input, "out": args.out, "model": args.model, "frames": args.frames,
+             "target_age": getattr(args, "target_age", None), "steps": getattr(args, "steps", None),
+             "identity_weights": getattr(args, "identity_weights", None), "smooth": False if args.no_smooth else None}
+    overrides = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
+    config = load_config(FaceEditConfig, None, [*overrides, *args.overrides])
+    print(run_face_edit(config).describe())
+    return 0
+
+
+@command("age", "age or rejuvenate every face of a photo or a video (Age-cGAN)", lambda p: _face_edit_args(p, "age"))
+def _age(args: argparse.Namespace) -> int:
+    return _face_edit(args, "age")
+
+
+@command("frontalize", "turn every face of a photo or a video to the front (TP-GAN)",
+         lambda p: _face_edit_args(p, "frontalize"))
+def _frontalize(args: argparse.Namespace) -> int:
+    return _face_edit(args, "frontalize")
+
+
 if __name__ == "__main__":
     sys.exit(main())
