@@ -34,7 +34,8 @@ class IdentityLoss(nn.Module):
             self.network = torch.jit.load(str(path), map_location="cpu").eval()
         except RuntimeError as error:
             raise VidganError(f"{path}: not a TorchScript face-embedding model ({error})") from None
-        self.network.requires_grad_(False)
+        for parameter in self.network.parameters():  # a loaded ScriptModule has no requires_grad_()
+            parameter.requires_grad_(False)
         self.input_size = input_size
 
     def embed(self, images: torch.Tensor) -> torch.Tensor:
