@@ -53,7 +53,7 @@ TARGET_AGE = 65
 #: Per model: its preset and the overrides that set the CPU budget.
 BUDGETS: dict[str, tuple[str, tuple[str, ...]]] = {
     "age_cgan": ("configs/models/age_cgan_cpu_small.yaml",
-                 ("train.iterations=1500", "losses.encoder_start=1000", "train.batch_size=32",
+                 ("train.iterations=1200", "losses.encoder_start=800", "train.batch_size=32",
                   "train.checkpoint_every=100", "train.sample_every=500")),
     "tpgan": ("configs/models/tpgan_cpu_small.yaml",
               ("train.iterations=1000", "train.batch_size=8", "train.checkpoint_every=100",
@@ -135,7 +135,8 @@ def describe(name: str, figures: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=str(ROOT / "runs" / "face_proof"), help="runs and videos go here")
-    parser.add_argument("--minutes", type=float, default=10, help="CPU training budget per model (default %(default)s)")
+    parser.add_argument("--minutes", type=float, default=30,
+                        help="cap on each model's training time (default %(default)s); the budget is in iterations")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default %(default)s)")
     parser.add_argument("--models", default="age_cgan,tpgan", help="which models (default %(default)s)")
     args = parser.parse_args(argv)

@@ -99,3 +99,55 @@ def test_input_without_faces_or_missing_is_an_error_naming_it(tmp_path):
     originals, results, masks = run_frames(config_for(SHARED / "videos" / "no_face.mp4", tmp_path / "o.mp4",
                                                       frames="0:4"), editor)
     assert editor.calls == [] and np.array_equal(results, originals) and not masks.any()
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory) -> dict[str, Path]:
+    """Untrained tiny Age-cGAN and TP-GAN model folders (the commands' plumbing, not their quality)."""
+    from vidgan.models.age_cgan import FaceAger
+    from vidgan.models.tpgan import Frontalizer
+
+    folder = tmp_path_factory.mktemp("models")
+    torch.manual_seed(0)
+    ager = FaceAger(crop_size=32, crop_scale=1.3, z_dim=8, g_channels=(32, 16, 8), d_channels=(8, 16, 32),
+                    e_channels=(8, 16, 32))
+    frontalizer = Frontalizer(crop_size=32, crop_scale=1.3, channels=(8, 8, 16, 16, 32), fc_dim=16, fc_channels=8,
+                              noise_dim=4, local_channels=(8, 16), local_features=8, d_channels=8, d_layers=2)
+    return {"age": ager.save_pretrained(folder / "ager"), "frontalize": frontalizer.save_pretrained(folder / "front")}
+
+
+def test_age_command_on_a_photo_keeps_everything_but_the_face(tmp_path, tiny_models):
+    from vidgan.cli import main
+    from vidgan.io import read_image
+
+    out = tmp_path / "older.png"
+    assert main(["age", "--input", str(PHOTO), "--target-age", "70", "--model", str(tiny_models["age"]),
+                 "--out", str(out), "--steps", "2"]) == 0
+    original, result = read_image(PHOTO), read_image(out)
+    assert result.shape == original.shape and not np.array_equal(result, original)
+    assert np.array_equal(result[:20], original[:20]) and np.array_equal(result[:, :20], original[:, :20])
+
+
+def test_frontalize_command_on_a_video_keeps_frames_and_audio(tmp_path, tiny_models, capsys):
+    from vidgan.cli import main
+    from vidgan.io import probe
+
+    out = tmp_path / "front.mp4"
+    assert main(["frontalize", "--input", str(TALKING), "--frames", "0:6", "--model", str(tiny_models["frontalize"]),
+                 "--out", str(out), "device=cpu"]) == 0
+    info = probe(out)
+    assert info.frames == 6 and info.size == (360, 640) and info.has_audio
+    assert "1 face track(s)" in capsys.readouterr().out
+
+
+def test_face_commands_reject_bad_input_naming_it(tmp_path, tiny_models, capsys):
+    from vidgan.cli import main
+
+    out = tmp_path / "x.mp4"
+    assert main(["age", "--input", str(tmp_path / "missing.mp4"), "--target-age", "50", "--model",
+                 str(tiny_models["age"]), "--out", str(out)]) == 2
+    assert "missing.mp4" in capsys.readouterr().err
+    assert main(["frontalize", "--input", str(TALKING), "--model", str(tmp_path), "--out", str(out)]) == 2
+    assert "config.json" in capsys.readouterr().err and not out.exists()
+    assert main(["frontalize", "--input", str(TALKING), "--model", str(tiny_models["age"]), "--out", str(out)]) == 2
+    assert "Frontalizer" in capsys.readouterr().err

@@ -45,6 +45,8 @@ _LAZY = {
     "MoCoGAN": "vidgan.models.mocogan",
     "DVDGAN": "vidgan.models.dvdgan",
     "PoseGuidedGenerator": "vidgan.models.pose_guided",
+    "FaceAger": "vidgan.models.age_cgan",
+    "Frontalizer": "vidgan.models.tpgan",
 }
 
 
@@ -62,6 +64,8 @@ __all__ = [
     "Clip",
     "ConfigError",
     "DecodeError",
+    "FaceAger",
+    "Frontalizer",
     "GANTrainer",
     "ImageFolderReader",
     "InputError",
