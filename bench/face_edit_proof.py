@@ -56,7 +56,7 @@ BUDGETS: dict[str, tuple[str, tuple[str, ...]]] = {
                  ("train.iterations=1200", "losses.encoder_start=800", "train.batch_size=32",
                   "train.checkpoint_every=100", "train.sample_every=500")),
     "tpgan": ("configs/models/tpgan_cpu_small.yaml",
-              ("train.iterations=1000", "train.batch_size=8", "train.checkpoint_every=100",
+              ("train.iterations=600", "train.batch_size=8", "train.checkpoint_every=100",
                "train.sample_every=500")),
 }
 

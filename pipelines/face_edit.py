@@ -27,7 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import cv2
 import numpy as np
@@ -41,10 +41,15 @@ from vidgan.io.images import IMAGE_SUFFIXES
 from vidgan.keypoints import Keypoints, Smoother
 from vidgan.keypoints.align import face_transform, paste_back, paste_mask
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
+from vidgan.nn.identity import IdentityLoss, identity_loss_or_none
 from vidgan.progress import progress
 from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import TrackSettings
 from vidgan.train.trainer import resolve_device
+
+if TYPE_CHECKING:
+    from vidgan.models.age_cgan import FaceAger
+    from vidgan.models.tpgan import Frontalizer
 
 __all__ = ["FaceEditConfig", "FaceEditReport", "FaceEditor", "edit_frames", "load_editor", "run_face_edit"]
 
@@ -118,21 +123,14 @@ class FaceEditor(Protocol):
 
 @dataclass
 class _Ager:
-    model: torch.nn.Module
+    """A :class:`~vidgan.models.age_cgan.FaceAger` as a :class:`FaceEditor`."""
+
+    model: FaceAger
     config: FaceEditConfig
-    identity: torch.nn.Module | None
+    identity: IdentityLoss | None
 
-    @property
-    def crop_size(self) -> int:
-        return self.model.crop_size
-
-    @property
-    def crop_scale(self) -> float:
-        return self.model.crop_scale
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+    def __getattr__(self, name: str):  # crop_size, crop_scale, device
+        return getattr(self.model, name)
 
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, smooth: bool) -> torch.Tensor:
         sigma = self.config.temporal_sigma if smooth else 0.0
@@ -142,20 +140,13 @@ class _Ager:
 
 @dataclass
 class _Frontalizer:
-    model: torch.nn.Module
+    """A :class:`~vidgan.models.tpgan.Frontalizer` as a :class:`FaceEditor` (in batches)."""
+
+    model: Frontalizer
     batch: int
 
-    @property
-    def crop_size(self) -> int:
-        return self.model.crop_size
-
-    @property
-    def crop_scale(self) -> float:
-        return self.model.crop_scale
-
-    @property
-    def device(self) -> torch.device:
-        return next(self.model.parameters()).device
+    def __getattr__(self, name: str):  # crop_size, crop_scale, device
+        return getattr(self.model, name)
 
     def __call__(self, crops: torch.Tensor, landmarks: torch.Tensor, smooth: bool) -> torch.Tensor:
         return torch.cat([self.model.frontalize(c, p) for c, p in zip(crops.split(self.batch),
@@ -167,7 +158,6 @@ def load_editor(config: FaceEditConfig) -> FaceEditor:
     device = resolve_device(config.device)
     if config.edit == "age":
         from vidgan.models.age_cgan import FaceAger
-        from vidgan.nn.identity import identity_loss_or_none
 
         identity = identity_loss_or_none(config.identity_weights)
         return _Ager(FaceAger.from_pretrained(config.model, device=device).eval(), config,

@@ -56,3 +56,16 @@ def synthetic_video(tmp_path_factory) -> Path:
     from vidgan.data import write_synthetic_video
 
     return write_synthetic_video(tmp_path_factory.mktemp("media") / "synthetic.mp4", frames=48, size=(128, 160))
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a test module (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    for tiny tensors one thread is as fast as two and immune to the OpenMP stalls two threads
+    suffer (50x here) when other jobs keep the cores busy."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -43,13 +43,7 @@ UNIT = ROOT / "configs" / "models" / "unit_test" / "age_cgan.yaml"
 TINY = {"crop_size": 32, "z_dim": 8, "g_channels": (32, 16, 8), "d_channels": (8, 16, 32), "e_channels": (8, 16, 32)}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is as fast as two and immune to OpenMP stalls on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(seed: int = 0, **overrides: object) -> FaceAger:

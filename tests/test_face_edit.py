@@ -20,12 +20,7 @@ TALKING = SHARED / "videos" / "talking_head_pexels.mp4"
 PHOTO = SHARED / "faces" / "single_face.jpg"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @dataclass

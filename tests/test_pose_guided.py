@@ -49,13 +49,7 @@ TINY = {"channels": (8, 16, 32), "refine_channels": (8, 16), "d_channels": 8, "d
         "heatmap_sigma": 1.5, "mask_thickness": 4.0, "mask_dilation": 1}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is as fast as two and immune to OpenMP stalls on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_model(size: tuple[int, int] = (64, 32), seed: int = 0) -> PoseGuidedGenerator:

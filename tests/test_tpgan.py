@@ -46,13 +46,7 @@ TINY = {"channels": (8, 8, 16, 16, 32), "fc_dim": 16, "fc_channels": 8, "local_c
         "local_features": 8, "d_channels": 8, "d_layers": 2}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one thread is as fast as two and immune to OpenMP stalls on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def unit_config(*overrides: str) -> ExperimentConfig:

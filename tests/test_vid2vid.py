@@ -32,14 +32,7 @@ UNIT = ROOT / "configs" / "models" / "unit_test" / "vid2vid.yaml"
 FACE_BOX = (18.0, 2.0, 45.0, 29.0)  # x0, y0, x1, y1 on the 64x64 frames
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These tensors are tiny: one thread is as fast as two, and immune to the OpenMP stalls two
-    threads suffer (50x here) when other jobs keep the cores busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def unit_model(**changes: object) -> Vid2Vid:

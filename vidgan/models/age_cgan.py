@@ -60,7 +60,7 @@ from vidgan.data.face_ages import (
 )
 from vidgan.errors import ConfigError
 from vidgan.keypoints.skeletons import IBUG68_PARTS
-from vidgan.models.base import GANModel
+from vidgan.models.base import FaceModel
 from vidgan.nn import ConvNormAct, GANLoss, conv
 from vidgan.nn.identity import IdentityLoss
 from vidgan.train.experiment import Family
@@ -189,7 +189,7 @@ def temporal_smoothing(values: Tensor, sigma: float) -> Tensor:
 # ---- the model ----------------------------------------------------------------------------
 
 
-class FaceAger(GANModel):
+class FaceAger(FaceModel):
     """Age-cGAN (module docstring) on ``crop_size`` face crops aligned at ``crop_scale``.
 
     ``z_dim``: latent size (paper 100); ``age_groups``: increasing lower bounds in years of the
@@ -226,14 +226,7 @@ class FaceAger(GANModel):
         """E (held by the generator module; see the module docstring)."""
         return self.generator.encoder
 
-    @property
-    def crop_size(self) -> int:
-        return int(self.config["crop_size"])
 
-    @property
-    def crop_scale(self) -> float:
-        """The ``face_transform`` zoom the crops are aligned with."""
-        return float(self.config["crop_scale"])
 
     @property
     def num_groups(self) -> int:
@@ -249,15 +242,15 @@ class FaceAger(GANModel):
         groups = torch.from_numpy(age_group_indices(values, self.config["age_groups"]))
         if groups.numel() not in (1, count):
             raise ValueError(f"need one age or {count}, got {groups.numel()}")
-        return groups.expand(count).to(self._device)
+        return groups.expand(count).to(self.device)
 
     def encode(self, crops: Tensor) -> Tensor:
         """E: ``crops (B, 3, S, S)`` -> ``z (B, z_dim)``."""
-        return self.encoder(crops.to(self._device))
+        return self.encoder(crops.to(self.device))
 
     def generate(self, z: Tensor, groups: Tensor) -> Tensor:
         """G: ``z (B, z_dim)`` at age ``groups (B,)`` -> crops ``(B, 3, S, S)``."""
-        return self.generator(z.to(self._device), groups.to(self._device))
+        return self.generator(z.to(self.device), groups.to(self.device))
 
     def preserve_identity(
         self,
@@ -302,10 +295,10 @@ class FaceAger(GANModel):
         """Groups ``(B,)``: per face, the group whose reconstruction ``G(z, group)`` fits
         ``crops`` best (:meth:`identity_objective`); the input's age when it is unknown."""
         count = crops.shape[0]
-        groups = torch.arange(self.num_groups, device=self._device).repeat_interleave(count)
+        groups = torch.arange(self.num_groups, device=self.device).repeat_interleave(count)
         images = self.generate(z.repeat(self.num_groups, 1), groups)
         repeat = (self.num_groups, 1, 1, 1)
-        scores = self.identity_objective(images, crops.to(self._device).repeat(repeat),
+        scores = self.identity_objective(images, crops.to(self.device).repeat(repeat),
                                          None if landmarks is None else landmarks.repeat(self.num_groups, 1, 1),
                                          identity)
         return scores.view(self.num_groups, count).argmin(dim=0)
@@ -325,7 +318,7 @@ class FaceAger(GANModel):
         optimisation at the input's group (``source_age``, else :meth:`estimate_group`), G at the
         target group. Returns ``(B, 3, S, S)`` in [-1, 1]."""
         with self._evaluating():
-            crops, identity = crops.to(self._device).float(), self._identity(identity)
+            crops, identity = crops.to(self.device).float(), self._identity(identity)
             count = crops.shape[0]
             with torch.no_grad():
                 z = self.encode(crops)
@@ -353,7 +346,7 @@ class FaceAger(GANModel):
         the shared mean with all frames (at ``source_age``'s group, else the best-fitting group
         of the whole track); every frame is generated at the target group. ``(T, 3, S, S)``."""
         with self._evaluating():
-            crops, identity = crops.to(self._device).float(), self._identity(identity)
+            crops, identity = crops.to(self.device).float(), self._identity(identity)
             count = crops.shape[0]
             with torch.no_grad():
                 z = self.encode(crops)
@@ -369,10 +362,6 @@ class FaceAger(GANModel):
                 return self.generate(z, self.age_groups_of(target_age, count))
 
     # ---- internals ----
-
-    @property
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
 
     @contextlib.contextmanager
     def _evaluating(self) -> Iterator[None]:
@@ -397,7 +386,7 @@ class FaceAger(GANModel):
             )
             return None
         loss = identity if isinstance(identity, IdentityLoss) else IdentityLoss(identity)
-        return loss.to(self._device)
+        return loss.to(self.device)
 
     def _refine(self, crops: Tensor, z: Tensor, groups: Tensor, landmarks: Tensor | None, steps: int, lr: float,
                 identity: IdentityLoss | None, shared: bool) -> Tensor:
@@ -406,8 +395,8 @@ class FaceAger(GANModel):
         delta seen is kept (per face, or for the sum over faces when ``shared``)."""
         if steps < 0 or lr <= 0:
             raise ValueError(f"steps must be >= 0 and lr > 0, got {steps} and {lr}")
-        crops, z, groups = crops.to(self._device).float(), z.detach().to(self._device), groups.to(self._device)
-        landmarks = None if landmarks is None else landmarks.to(self._device).float()
+        crops, z, groups = crops.to(self.device).float(), z.detach().to(self.device), groups.to(self.device)
+        landmarks = None if landmarks is None else landmarks.to(self.device).float()
         delta = torch.zeros((1 if shared else z.shape[0], z.shape[1]), device=z.device, requires_grad=True)
         optimizer = torch.optim.Adam([delta], lr=lr)
         best, best_delta = torch.full((delta.shape[0],), math.inf, device=z.device), delta.detach().clone()

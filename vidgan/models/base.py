@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from vidgan.nn.pretrained import Pretrained
@@ -14,3 +15,23 @@ class GANModel(Pretrained):
 
     generator: nn.Module
     discriminators: nn.ModuleDict
+
+
+class FaceModel(GANModel):
+    """A model of aligned face crops (Age-cGAN, TP-GAN): its constructor takes ``crop_size`` and
+    ``crop_scale``, the geometry of :func:`vidgan.keypoints.align.face_transform` it was trained
+    on, which the face-editing pipeline crops video frames with."""
+
+    @property
+    def crop_size(self) -> int:
+        return int(self.config["crop_size"])
+
+    @property
+    def crop_scale(self) -> float:
+        """The ``face_transform`` zoom the crops are aligned with."""
+        return float(self.config["crop_scale"])
+
+    @property
+    def device(self) -> torch.device:
+        """The device of the weights."""
+        return next(self.parameters()).device

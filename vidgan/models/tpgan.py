@@ -44,7 +44,7 @@ from torch import Tensor, nn
 
 from vidgan.data.multiview import MultiviewSettings, multiview_dataset
 from vidgan.keypoints.align import face_template
-from vidgan.models.base import GANModel
+from vidgan.models.base import FaceModel
 from vidgan.nn import (
     ConvNormAct,
     DiscriminatorOutput,
@@ -237,7 +237,7 @@ def _patch_size(given: tuple[int, int] | None, part: str, crop_size: int, crop_s
     return height, width
 
 
-class Frontalizer(GANModel):
+class Frontalizer(FaceModel):
     """TP-GAN (module docstring) for ``crop_size`` crops (a multiple of 16; the paper's 128)
     aligned with ``crop_scale``, stored so that videos are cropped the same way.
 
@@ -281,13 +281,7 @@ class Frontalizer(GANModel):
                                         tuple(local_channels), local_features, patches, norm)
         self.discriminators = nn.ModuleDict({"image": PatchDiscriminator(3, d_channels, d_layers, "instance")})
 
-    @property
-    def crop_size(self) -> int:
-        return int(self.config["crop_size"])
 
-    @property
-    def crop_scale(self) -> float:
-        return float(self.config["crop_scale"])
 
     @property
     def noise_dim(self) -> int:
@@ -308,7 +302,7 @@ class Frontalizer(GANModel):
         """Frontal faces ``(B, 3, S, S)`` in [-1, 1] of aligned ``crops (B, 3, S, S)`` in [-1, 1]
         with their iBUG-68 ``landmarks (B, 68, 2)`` (crop pixels): the generator in eval mode
         (normalisation statistics fixed), zero noise, on the model's device."""
-        device = next(self.parameters()).device
+        device = self.device
         was_training = self.generator.training
         self.generator.eval()
         try:
