@@ -13,7 +13,6 @@ import argparse
 import dataclasses
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import torch
@@ -50,22 +49,9 @@ def measure(preset: str, iterations: int, warmup: int = 3) -> tuple[float, float
         train = dataclasses.replace(config.train, iterations=warmup + iterations, log_every=10_000,
                                     sample_every=10_000, checkpoint_every=10_000, loader_workers=2)
         trainer = build_trainer(dataclasses.replace(config, data=data, losses=losses, train=train), Path(tmp) / "run")
-        batches = trainer._batches()
-        cuda = trainer.device.type == "cuda"
-        for _ in range(warmup):
-            trainer._iteration(batches)
-        if cuda:
-            torch.cuda.synchronize()
-            torch.cuda.reset_peak_memory_stats()
-        started = time.perf_counter()
-        for _ in range(iterations):
-            trainer._iteration(batches)
-        if cuda:
-            torch.cuda.synchronize()
-        seconds = (time.perf_counter() - started) / iterations
-        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan")
+        seconds, peak = trainer.time_iterations(iterations, warmup)
     phase = f"{size}x{size}, {longest} frames, {levels} levels, batch {config.train.batch_size}, {config.train.amp}"
-    return seconds, peak, phase
+    return seconds, float("nan") if peak is None else peak, phase
 
 
 def main() -> int:

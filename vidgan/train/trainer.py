@@ -268,6 +268,25 @@ class GANTrainer:
         plain.load_state_dict(state)
         return plain.save_pretrained(directory)
 
+    def time_iterations(self, iterations: int, warmup: int = 3) -> tuple[float, float | None]:
+        """Seconds per training iteration, measured over ``iterations`` after ``warmup`` ones, and
+        the peak GPU memory in GiB meanwhile (None off CUDA). No logs, samples or checkpoints:
+        for benchmarks of presets (the model is trained by those iterations)."""
+        batches = self._batches()
+        cuda = self.device.type == "cuda"
+        for _ in range(warmup):
+            self._iteration(batches)
+        if cuda:
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        started = time.perf_counter()
+        for _ in range(iterations):
+            self._iteration(batches)
+        if cuda:
+            torch.cuda.synchronize()
+        seconds = (time.perf_counter() - started) / iterations
+        return seconds, torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+
     def _iteration(self, batches: Iterator[Batch]) -> tuple[dict[str, torch.Tensor], list[Batch]]:
         config = self.config
         factor = lr_factor(config, self.iteration) * self.lr_scale
