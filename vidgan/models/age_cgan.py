@@ -21,7 +21,7 @@ without one, a pixel + landmark fallback: L1 of low-passed images plus L1 inside
 and mouth regions drawn from the 68 landmarks, with a warning); then G(z, y_target). The input's
 group comes from ``source_age``, or else is the group whose reconstruction fits best.
 :meth:`FaceAger.age_video` does one face track at once: one identity per track (the mean latent,
-refined with all frames) plus per-frame offsets smoothed over time by a Gaussian of
+refined on key frames spread over it) plus per-frame offsets smoothed over time by a Gaussian of
 ``temporal_sigma`` frames.
 
 Trainer (:class:`AgeCGANTrainer`, weights in :class:`AgeCGANLosses`), the paper's two stages by
@@ -81,6 +81,10 @@ __all__ = [
 
 #: The paper's age groups as lower bounds: 0-18, 19-29, 30-39, 40-49, 50-59, 60+.
 PAPER_AGE_GROUPS = (0, 19, 30, 40, 50, 60)
+#: Frames of a track the shared identity offset of :meth:`FaceAger.age_video` is fitted on.
+KEY_FRAMES = 32
+#: Frames encoded or generated at once by :meth:`FaceAger.age_video` (memory stays flat on long tracks).
+VIDEO_CHUNK = 256
 #: iBUG-68 index ranges of the regions the fallback identity objective weights up: eyes, nose, mouth.
 _REGIONS = (
     IBUG68_PARTS["right_eye"][:2],
@@ -226,8 +230,6 @@ class FaceAger(FaceModel):
         """E (held by the generator module; see the module docstring)."""
         return self.generator.encoder
 
-
-
     @property
     def num_groups(self) -> int:
         return len(self.config["age_groups"])
@@ -342,24 +344,34 @@ class FaceAger(FaceModel):
     ) -> Tensor:
         """One face track ``crops (T, 3, S, S)`` (landmarks ``(T, 68, 2)``) at ``target_age``: the
         per-frame latents of E become the track's mean plus deviations smoothed over time by a
-        Gaussian of ``temporal_sigma`` frames (0: unsmoothed); the identity optimisation refines
-        the shared mean with all frames (at ``source_age``'s group, else the best-fitting group
-        of the whole track); every frame is generated at the target group. ``(T, 3, S, S)``."""
+        Gaussian of ``temporal_sigma`` frames (0: unsmoothed); the identity optimisation fits one
+        offset shared by every frame on up to :data:`KEY_FRAMES` frames spread over the track (at
+        ``source_age``'s group, else the group most of them fit best); every frame is generated
+        at the target group, :data:`VIDEO_CHUNK` frames at a time. ``(T, 3, S, S)``."""
         with self._evaluating():
-            crops, identity = crops.to(self.device).float(), self._identity(identity)
+            identity = self._identity(identity)
             count = crops.shape[0]
             with torch.no_grad():
-                z = self.encode(crops)
+                z = torch.cat([self.encode(chunk.float()) for chunk in crops.split(VIDEO_CHUNK)])
                 mean = z.mean(dim=0, keepdim=True)
                 z = mean + temporal_smoothing(z - mean, temporal_sigma)
-                if source_age is None:
-                    votes = torch.bincount(self.estimate_group(crops, z, landmarks, identity), minlength=self.num_groups)
-                    source = votes.argmax().expand(count)
-                else:
-                    source = self.age_groups_of(source_age, count)
-            z = self._refine(crops, z, source, landmarks, steps, lr, identity, shared=True)
+            # the shared identity offset is fitted on key frames spread over the track (memory stays flat)
+            keys = torch.linspace(0, count - 1, min(count, KEY_FRAMES)).round().long()
+            key_crops = crops[keys].to(self.device).float()
+            key_landmarks = None if landmarks is None else landmarks[keys]
             with torch.no_grad():
-                return self.generate(z, self.age_groups_of(target_age, count))
+                if source_age is None:
+                    votes = torch.bincount(self.estimate_group(key_crops, z[keys], key_landmarks, identity),
+                                           minlength=self.num_groups)
+                    source = votes.argmax().expand(len(keys))
+                else:
+                    source = self.age_groups_of(source_age, len(keys))
+            refined = self._refine(key_crops, z[keys], source, key_landmarks, steps, lr, identity, shared=True)
+            z = z + (refined[:1] - z[keys][:1])
+            target = self.age_groups_of(target_age, count)
+            with torch.no_grad():
+                return torch.cat([self.generate(chunk, groups) for chunk, groups in
+                                  zip(z.split(VIDEO_CHUNK), target.split(VIDEO_CHUNK))])
 
     # ---- internals ----
 
