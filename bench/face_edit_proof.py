@@ -149,9 +149,12 @@ def main(argv: list[str] | None = None) -> int:
         run = train(name, out, dataset, args.minutes)
         trained = json.loads((run / "model" / "config.json").read_text())
         figures = measure(name, run, out)
-        iterations = read_metrics(run)[-1]["iteration"]
-        figures["training"] = (f"{BUDGETS[name][0]} at most {args.minutes:g} min / {iterations} iterations on "
-                               f"{torch.get_num_threads()} CPU threads, crop {trained['args']['crop_size']} px")
+        metrics = read_metrics(run)
+        minutes = sum((m["iteration"] - p["iteration"]) / m["it_per_s"]
+                      for p, m in zip([{"iteration": 0}, *metrics], metrics)) / 60
+        figures["training"] = (f"{BUDGETS[name][0]}, {metrics[-1]['iteration']} iterations in {minutes:.1f} min "
+                               f"(cap {args.minutes:g}) on {torch.get_num_threads()} CPU threads, "
+                               f"crop {trained['args']['crop_size']} px")
         results[name] = figures
         print(describe(name, figures) + f"\n  (this call: {time.perf_counter() - started:.0f} s)", flush=True)
         met &= figures["on"]["flicker"] < figures["off"]["flicker"]
