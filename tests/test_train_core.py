@@ -177,15 +177,21 @@ def test_learning_rate_schedules():
     assert lr_factor(cosine, 0) == pytest.approx(0.1) and lr_factor(cosine, 50) == pytest.approx(0.5)
 
 
-def test_ema_averages_parameters():
+def test_ema_averages_parameters_with_a_ramped_decay():
     live = torch.nn.Linear(2, 2)
-    ema = EMA(live, decay=0.9)
-    before = ema.module.weight.clone()
+    before = live.weight.detach().clone()
     with torch.no_grad():
         live.weight.add_(1.0)
-    ema.update(live, iteration=1)
-    assert torch.allclose(ema.module.weight, before + 0.1)
-    assert not ema.module.weight.requires_grad
+    late, early, waiting = EMA(live, decay=0.9), EMA(live, decay=0.9), EMA(live, decay=0.9, start=50)
+    for ema in (late, early, waiting):
+        ema.module.weight.copy_(before)
+    late.update(live, iteration=1000)  # the ramp has reached the decay: 0.9
+    assert torch.allclose(late.module.weight, before + 0.1)
+    early.update(live, iteration=1)  # decay (1 + 1) / (10 + 1): mostly the live weights
+    assert torch.allclose(early.module.weight, before + 9 / 11)
+    waiting.update(live, iteration=10)  # before start: a copy of the live weights
+    assert torch.equal(waiting.module.weight, live.weight)
+    assert not late.module.weight.requires_grad
 
 
 def test_bad_configs_are_clear_errors(tmp_path):
