@@ -77,6 +77,16 @@ def test_video_faces_are_edited_inside_the_mask_only_and_smoothing_cuts_flicker(
     assert flicker_on < 0.8 * flicker_off, (flicker_on, flicker_off)
 
 
+def test_a_face_that_leaves_is_edited_while_it_is_there_only(tmp_path):
+    editor = FlickeringTint()
+    source = SHARED / "videos" / "face_then_noface.mov"  # the face is found in frames 0..71
+    originals, results, masks = run_frames(config_for(source, tmp_path / "o.mp4", frames="60:84"), editor)
+    assert editor.calls == [((12, 3, 64, 64), True)]  # one run: frames 60..71
+    present = masks.max(axis=(1, 2)) > 0
+    assert present[:12].all() and not present[12:].any()
+    assert np.array_equal(results[12:], originals[12:])
+
+
 def test_photo_every_face_edited_and_pasted_back(tmp_path):
     editor = FlickeringTint(crop_size=48, crop_scale=1.5)
     originals, results, masks = run_frames(config_for(PHOTO, tmp_path / "out.jpg"), editor)
