@@ -24,9 +24,9 @@ from vidgan.data.face_ages import (
     load_face_ages,
     parse_utkface_name,
     read_age_csv,
-    synthetic_faces,
     utkface_files,
 )
+from vidgan.data.synthetic_faces import synthetic_ages, synthetic_faces
 from vidgan.errors import InputError, MissingWeightsError
 from vidgan.models.age_cgan import (
     FaceAger,
@@ -53,9 +53,9 @@ def tiny_model(seed: int = 0, **overrides: object) -> FaceAger:
 
 def faces(count: int, seed: int = 0, ages: list[float] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Synthetic crops ``(N, 3, 32, 32)`` in [-1, 1] and their landmarks ``(N, 68, 2)``."""
-    data = synthetic_faces(count, 32, 1.3, seed=seed, ages=ages)
-    images = torch.from_numpy(data.crops.images).permute(0, 3, 1, 2).float() / 127.5 - 1
-    return images, torch.from_numpy(data.crops.landmarks)
+    data = synthetic_faces(count, 32, 1.3, seed=seed, ages=synthetic_ages(count, seed) if ages is None else ages)
+    images = torch.from_numpy(data.images).permute(0, 3, 1, 2).float() / 127.5 - 1
+    return images, torch.from_numpy(data.landmarks)
 
 
 def test_network_shapes_and_validation():
@@ -140,10 +140,10 @@ def test_synthetic_faces_dataset_items():
     assert item["group"].dtype == torch.int64 and 0 <= item["group"] < 6
     again, _ = face_age_dataset(FaceAgeSettings(format="synthetic", count=6, seed=3), model)
     assert torch.equal(again[2]["image"], item["image"])
-    drawn = synthetic_faces(12, 64, ages=[8] * 6 + [75] * 6, seed=1).crops.images
+    drawn = synthetic_faces(12, 64, 1.3, ages=[8] * 6 + [75] * 6, seed=1).images
     hair = drawn[:, 13:17, 29:35].reshape(12, -1).mean(axis=1)  # above the forehead
     assert hair[6:].mean() > hair[:6].mean() + 40  # grey hair with age
-    mask = face_region_mask(torch.from_numpy(synthetic_faces(1, 64, seed=1).crops.landmarks), 64)
+    mask = face_region_mask(torch.from_numpy(synthetic_faces(1, 64, 1.3, seed=1).landmarks), 64)
     assert mask.shape == (1, 1, 64, 64) and 0.05 < mask.mean() < 0.5
     assert face_region_mask(torch.full((1, 68, 2), float("nan")), 64).sum() == 0
 

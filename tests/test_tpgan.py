@@ -19,8 +19,8 @@ from vidgan.data.multiview import (
     MultiviewSettings,
     multiview_dataset,
     rotate_face,
-    synthetic_faces,
 )
+from vidgan.data.synthetic_faces import synthetic_faces
 from vidgan.errors import MissingWeightsError
 from vidgan.io import read_image, write_image
 from vidgan.models.tpgan import (

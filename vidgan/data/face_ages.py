@@ -10,7 +10,7 @@ Sources (``format`` of :class:`FaceAgeSettings`):
   (:func:`~vidgan.data.face_crops.layout_faces`), aged by a CSV of ``video,age`` rows (``video``:
   the source video's file name or stem);
 - ``synthetic``: drawn faces whose look depends on age (grey hair, wrinkles), with their 68
-  landmarks (tests and demos; no files).
+  landmarks (:func:`~vidgan.data.synthetic_faces.synthetic_faces`; tests and demos; no files).
 
 Photos are aligned by :func:`~vidgan.data.face_crops.align_images` (dlib, the one aligner) at the
 model's ``crop_size`` and ``crop_scale`` or, with ``aligned: true``, taken as already aligned crops
@@ -42,10 +42,10 @@ import torch
 from torch.utils.data import Dataset
 
 from vidgan.data.face_crops import FaceCrops, align_images, layout_faces
+from vidgan.data.synthetic_faces import synthetic_ages, synthetic_faces
 from vidgan.errors import InputError
 from vidgan.io import atomic_path, read_image
 from vidgan.io.images import IMAGE_SUFFIXES
-from vidgan.keypoints.align import face_template
 
 __all__ = [
     "AgedFaces",
@@ -56,7 +56,6 @@ __all__ = [
     "load_face_ages",
     "parse_utkface_name",
     "read_age_csv",
-    "synthetic_faces",
     "utkface_files",
 ]
 
@@ -223,7 +222,8 @@ def load_face_ages(settings: FaceAgeSettings, crop_size: int, scale: float) -> A
     ``face_transform`` zoom). Skipped files are reported in one warning; no usable face is an
     InputError."""
     if settings.format == "synthetic":
-        return synthetic_faces(settings.count, crop_size, scale, seed=settings.seed)
+        ages = synthetic_ages(settings.count, settings.seed)
+        return AgedFaces(synthetic_faces(settings.count, crop_size, scale, seed=settings.seed, ages=ages), ages)
     if settings.format == "layout":
         return _layout_ages(settings, crop_size, scale)
     if settings.format == "utkface":
@@ -261,115 +261,6 @@ def _layout_ages(settings: FaceAgeSettings, crop_size: int, scale: float) -> Age
         raise InputError(settings.csv, f"no row names a video of {settings.root} (rows: video file name or stem,age)")
     chosen = FaceCrops(crops.images[keep], crops.landmarks[keep], [crops.sources[i] for i in keep])
     return AgedFaces(chosen, np.array(crop_ages, np.float32))
-
-
-# ---- synthetic faces ----------------------------------------------------------------------
-
-
-def _ellipse(centre: np.ndarray, axes: tuple[float, float], start: float = 0.0, stop: float = 2 * np.pi,
-             count: int = 32) -> np.ndarray:
-    angles = np.linspace(start, stop, count)
-    return np.stack([centre[0] + axes[0] * np.cos(angles), centre[1] + axes[1] * np.sin(angles)], axis=-1)
-
-
-def _face_geometry(crop_size: int, scale: float, rng: np.random.Generator) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """68 iBUG landmarks ``(68, 2)`` and drawing polygons of one face in crop pixels: the
-    alignment template's eyes, nose and mouth, moved by a small random similarity."""
-    five = face_template(crop_size, scale).numpy()
-    right_eye, left_eye, nose, mouth_r, mouth_l = five
-    eyes = (right_eye + left_eye) / 2
-    d = float(np.linalg.norm(left_eye - right_eye))
-    centre = np.array([eyes[0], eyes[1] + 0.45 * d])
-    half_w, half_h = 0.95 * d, 1.3 * d
-    jaw = _ellipse(centre, (half_w, half_h), np.pi + 0.2, -0.2, 17)
-    brows = [eye + np.stack([np.linspace(-0.28, 0.28, 5) * d, -0.28 * d - 0.06 * d * np.cos(np.linspace(-1.4, 1.4, 5))],
-                            axis=-1) for eye in (right_eye, left_eye)]
-    bridge = np.stack([np.full(4, nose[0]), np.linspace(eyes[1] + 0.1 * d, nose[1] - 0.05 * d, 4)], axis=-1)
-    base = nose + np.stack([np.linspace(-0.2, 0.2, 5) * d, 0.1 * d - 0.04 * d * np.cos(np.linspace(-1.4, 1.4, 5))],
-                           axis=-1)
-    eye_points = [_ellipse(eye, (0.2 * d, 0.08 * d), np.pi, -np.pi, 7)[:6] for eye in (right_eye, left_eye)]
-    mouth_c = (mouth_r + mouth_l) / 2
-    mouth_w = float(np.linalg.norm(mouth_l - mouth_r)) / 2
-    outer = _ellipse(mouth_c, (mouth_w, 0.12 * d), np.pi, -np.pi, 13)[:12]
-    inner = _ellipse(mouth_c, (0.7 * mouth_w, 0.04 * d), np.pi, -np.pi, 9)[:8]
-    points = np.concatenate([jaw, *brows, bridge, base, *eye_points, outer, inner])
-    shapes = {
-        "hair": _ellipse(centre - [0, 0.35 * d], (1.15 * d, 1.3 * d)),
-        "face": _ellipse(centre, (half_w, half_h)),
-        "forehead": np.array([eyes[1] - 0.55 * d, eyes[1] - 0.45 * d, eyes[1] - 0.65 * d]),
-        "folds": np.stack([nose + [-0.3 * d, 0.05 * d], mouth_r + [-0.1 * d, 0.05 * d],
-                           nose + [0.3 * d, 0.05 * d], mouth_l + [0.1 * d, 0.05 * d]]),
-    }
-    angle, zoom = rng.normal(0, 0.06), 1 + rng.normal(0, 0.04)
-    shift = rng.normal(0, 0.02 * crop_size, 2)
-    rotation = zoom * np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-    middle = np.array([crop_size / 2, crop_size / 2])
-
-    def move(xy: np.ndarray) -> np.ndarray:
-        return (xy - middle) @ rotation.T + middle + shift
-
-    shapes = {name: move(xy) if xy.ndim == 2 else xy for name, xy in shapes.items()}
-    shapes["forehead_x"] = move(np.stack([[centre[0] - 0.5 * d, y] for y in shapes["forehead"]]
-                                         + [[centre[0] + 0.5 * d, y] for y in shapes["forehead"]]))
-    return move(points).astype(np.float32), shapes
-
-
-def _draw_face(crop_size: int, points: np.ndarray, shapes: dict[str, np.ndarray], age: float,
-               rng: np.random.Generator) -> np.ndarray:
-    """RGB uint8 ``(S, S, 3)``: hair (greying with age), face, eyes, brows, nose, mouth, and
-    forehead wrinkles and nasolabial folds that appear and darken with age."""
-    bits = 4
-    image = np.empty((crop_size, crop_size, 3), np.uint8)
-    image[:] = rng.integers(40, 200, 3)
-
-    def fixed(xy: np.ndarray) -> np.ndarray:
-        return np.round(xy * (1 << bits)).astype(np.int32)
-
-    oldness = float(np.clip((age - 15) / 65, 0, 1))
-    hair = rng.uniform(20, 110, 3) * (1 - oldness) + 190 * oldness
-    skin = np.array([215, 170, 140]) * rng.uniform(0.7, 1.05) * (1 - 0.12 * oldness)
-    line = max(1, crop_size // 48)
-    cv2.fillPoly(image, [fixed(shapes["hair"])], hair.tolist(), cv2.LINE_AA, bits)
-    cv2.fillPoly(image, [fixed(shapes["face"])], skin.tolist(), cv2.LINE_AA, bits)
-    wrinkle = (skin * (0.85 - 0.3 * oldness)).tolist()
-    for row in range(round(3 * oldness)):
-        ends = shapes["forehead_x"][[row, row + 3]]
-        cv2.line(image, tuple(fixed(ends[0])), tuple(fixed(ends[1])), wrinkle, line, cv2.LINE_AA, bits)
-    if age > 35:
-        folds = shapes["folds"]
-        for start, stop in ((0, 1), (2, 3)):
-            cv2.line(image, tuple(fixed(folds[start])), tuple(fixed(folds[stop])), wrinkle, line, cv2.LINE_AA, bits)
-    dark = (hair * 0.6).tolist()
-    for start, stop in ((17, 22), (22, 27)):
-        cv2.polylines(image, [fixed(points[start:stop])], False, dark, line, cv2.LINE_AA, bits)
-    for start in (36, 42):
-        cv2.fillPoly(image, [fixed(points[start : start + 6])], (245, 245, 245), cv2.LINE_AA, bits)
-        iris = points[start : start + 6].mean(axis=0)
-        radius = max(1, round(0.35 * np.ptp(points[start : start + 6, 1]) * (1 << bits)))
-        cv2.circle(image, tuple(fixed(iris)), radius, (50, 40, 30), -1, cv2.LINE_AA, bits)
-    cv2.polylines(image, [fixed(points[27:36])], False, (skin * 0.7).tolist(), line, cv2.LINE_AA, bits)
-    cv2.fillPoly(image, [fixed(points[48:60])], (170, 70, 70), cv2.LINE_AA, bits)
-    noise = rng.normal(0, 3, image.shape)
-    return np.clip(image + noise, 0, 255).astype(np.uint8)
-
-
-def synthetic_faces(count: int, crop_size: int, scale: float = 1.3, *, seed: int = 0,
-                    ages: Sequence[float] | None = None) -> AgedFaces:
-    """``count`` drawn faces at ``crop_size`` framed as ``face_transform`` at ``scale`` frames a
-    real face, aged uniformly in [5, 80] years (or ``ages``), with their 68 landmarks."""
-    rng = np.random.default_rng(seed)
-    ages = rng.uniform(5, 80, count) if ages is None else np.asarray(ages, np.float64)
-    if len(ages) != count:
-        raise ValueError(f"synthetic_faces: {len(ages)} ages for {count} faces")
-    images, landmarks = [], []
-    for age in ages:
-        points, shapes = _face_geometry(crop_size, scale, rng)
-        images.append(_draw_face(crop_size, points, shapes, float(age), rng))
-        landmarks.append(points)
-    images = np.stack(images) if count else np.zeros((0, crop_size, crop_size, 3), np.uint8)
-    points = np.stack(landmarks) if count else np.zeros((0, 68, 2), np.float32)
-    crops = FaceCrops(images, points.astype(np.float32), [f"synthetic:{i}" for i in range(count)])
-    return AgedFaces(crops, np.asarray(ages, np.float32))
 
 
 # ---- dataset ------------------------------------------------------------------------------

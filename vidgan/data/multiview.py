@@ -11,7 +11,8 @@ model's ``crop_size`` and ``crop_scale``. Sources:
   with :func:`~vidgan.data.face_crops.align_images` (dlib: slow) once and cached on disk per
   geometry; images without a face are skipped and listed in ``skipped`` with the reason;
 - ``images`` / ``layout`` / ``synthetic``: frontal crops (face photos, a ``vidgan preprocess
-  --task faces`` dataset, or drawn faces from :func:`synthetic_faces`) each rotated by ``views``
+  --task faces`` dataset, or drawn faces without age cues from
+  :func:`~vidgan.data.synthetic_faces.synthetic_faces`) each rotated by ``views``
   yaws in ``[-max_yaw, max_yaw]`` with :func:`rotate_face`, a vertical cylinder through the
   face: input and target are exactly paired, landmarks included.
 
@@ -34,7 +35,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from vidgan.data.face_crops import FaceCrops, align_frames, align_images, layout_faces
+from vidgan.data.face_crops import FaceCrops, align_images, layout_faces
+from vidgan.data.synthetic_faces import synthetic_faces
 from vidgan.errors import InputError
 from vidgan.io.atomic import atomic_path
 from vidgan.keypoints.extract import FrameKeypointer
@@ -122,89 +124,6 @@ def rotate_face(image: np.ndarray, landmarks: np.ndarray, yaw: float) -> tuple[n
     rotated = cv2.remap(image, np.ascontiguousarray(map_x), np.ascontiguousarray(map_y), cv2.INTER_LINEAR,
                         borderMode=cv2.BORDER_REPLICATE)
     return rotated, rotate_points(landmarks, yaw)
-
-
-# ---- synthetic faces ----------------------------------------------------------------------
-
-
-def _face_points(rng: np.random.Generator) -> np.ndarray:
-    """iBUG-68 landmarks ``(68, 2)`` of a drawn face in units of its width (centre at 0, y down),
-    with random proportions."""
-    width, chin = rng.uniform(0.45, 0.55), rng.uniform(0.55, 0.65)
-    eye_x, eye_y, eye_w = rng.uniform(0.19, 0.23), rng.uniform(-0.17, -0.13), rng.uniform(0.09, 0.11)
-    mouth_w, mouth_y = rng.uniform(0.14, 0.2), rng.uniform(0.3, 0.36)
-    phi = np.linspace(0, np.pi, 17)
-    jaw = np.stack([-width * np.cos(phi), -0.05 + chin * np.sin(phi)], axis=1)
-    brow_x = np.linspace(-0.38, -0.08, 5)
-    brow = np.stack([brow_x, eye_y - 0.12 - 0.03 * np.sin(np.linspace(0, np.pi, 5))], axis=1)
-    brows = np.concatenate([brow, brow[::-1] * [-1, 1]])
-    bridge = np.stack([np.zeros(4), np.linspace(eye_y, 0.12, 4)], axis=1)
-    base = np.stack([np.linspace(-0.1, 0.1, 5), [0.17, 0.18, 0.19, 0.18, 0.17]], axis=1)
-    ring = np.array([[-1, 0], [-0.45, -0.35], [0.45, -0.35], [1, 0], [0.45, 0.3], [-0.45, 0.3]]) * eye_w
-    left_eye = ring + [-eye_x, eye_y]
-    right_eye = (ring * [-1, 1])[[3, 2, 1, 0, 5, 4]] + [eye_x, eye_y]
-    t_outer = np.linspace(0, np.pi, 7)
-    top = np.stack([-mouth_w * np.cos(t_outer), mouth_y - 0.05 * np.sin(t_outer)], axis=1)
-    bottom = np.stack([mouth_w * np.cos(t_outer[1:6]), mouth_y + 0.07 * np.sin(t_outer[1:6])], axis=1)
-    t_inner = np.linspace(0, np.pi, 5)
-    inner_top = np.stack([-0.8 * mouth_w * np.cos(t_inner), mouth_y - 0.015 * np.sin(t_inner)], axis=1)
-    inner_bottom = np.stack([0.8 * mouth_w * np.cos(t_inner[1:4]), mouth_y + 0.02 * np.sin(t_inner[1:4])], axis=1)
-    return np.concatenate([jaw, brows, bridge, base, left_eye, right_eye, top, bottom, inner_top,
-                           inner_bottom]).astype(np.float64)
-
-
-def _draw_face(points: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """An RGB uint8 ``(size, size, 3)`` drawing of the face whose landmarks are ``points`` (pixels)."""
-    background = rng.uniform(40, 220, 3)
-    ramp = np.linspace(-30, 30, size)[None, :, None] * rng.uniform(-1, 1)
-    image = np.clip(background + ramp + rng.normal(0, 6, (size, size, 1)), 0, 255).astype(np.uint8)
-    skin = tuple(float(v) for v in rng.uniform([150, 100, 70], [240, 190, 160]))
-    hair = tuple(float(v) for v in rng.uniform(10, 90, 3))
-    jaw = points[:17]
-    centre_x, top_y = (jaw[0, 0] + jaw[16, 0]) / 2, points[19, 1]
-    half = (jaw[16, 0] - jaw[0, 0]) / 2
-    forehead_y = top_y - 0.6 * (points[30, 1] - top_y)
-
-    def pixels(array: np.ndarray) -> np.ndarray:
-        return np.round(array * 16).astype(np.int32)  # 4 fractional bits (cv2 shift=4)
-
-    hair_centre, hair_axes = np.array([centre_x, forehead_y + 0.2 * half]), np.array([1.15 * half, half])
-    cv2.ellipse(image, tuple(pixels(hair_centre)), tuple(pixels(hair_axes)), 0, 0, 360, hair, -1, cv2.LINE_AA, 4)
-    arc = np.linspace(0, np.pi, 12)
-    forehead = np.stack([centre_x + half * np.cos(arc), jaw[16, 1] - (jaw[16, 1] - forehead_y) * np.sin(arc)], axis=1)
-    cv2.fillPoly(image, [pixels(np.concatenate([jaw, forehead]))], skin, cv2.LINE_AA, 4)
-    shade = tuple(0.8 * v for v in skin)
-    dark = tuple(float(v) for v in rng.uniform(20, 70, 3))
-    for eye in (points[36:42], points[42:48]):
-        cv2.fillPoly(image, [pixels(eye)], (240, 240, 240), cv2.LINE_AA, 4)
-        radius = 0.35 * float(np.ptp(eye[:, 0]))
-        cv2.circle(image, tuple(pixels(eye.mean(axis=0))), int(radius * 16), dark, -1, cv2.LINE_AA, 4)
-    thickness = max(1, round(0.02 * size))
-    for part in (points[17:22], points[22:27]):
-        cv2.polylines(image, [pixels(part)], False, hair, thickness, cv2.LINE_AA, 4)
-    cv2.polylines(image, [pixels(points[27:31]), pixels(points[31:36])], False, shade, thickness, cv2.LINE_AA, 4)
-    lips = tuple(float(v) for v in rng.uniform([150, 40, 50], [210, 90, 100]))
-    cv2.fillPoly(image, [pixels(points[48:60])], lips, cv2.LINE_AA, 4)
-    cv2.fillPoly(image, [pixels(points[60:68])], (60, 20, 25), cv2.LINE_AA, 4)
-    return image
-
-
-def synthetic_faces(count: int, crop_size: int, crop_scale: float = 1.0, seed: int = 0) -> FaceCrops:
-    """``count`` drawn frontal faces (random proportions, colours, framing) with their iBUG-68
-    landmarks, aligned like real faces (:func:`~vidgan.data.face_crops.align_frames`)."""
-    rng = np.random.default_rng(seed)
-    canvas = 2 * crop_size
-    frames, landmarks = [], []
-    for _ in range(count):
-        scale = canvas * rng.uniform(0.35, 0.45)
-        angle = np.radians(rng.uniform(-8, 8))
-        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
-        shift = canvas / 2 + rng.uniform(-0.05, 0.05, 2) * canvas
-        points = _face_points(rng) @ rotation.T * scale + shift
-        frames.append(_draw_face(points, canvas, rng))
-        landmarks.append(points)
-    crops, crop_points = align_frames(np.stack(frames), np.stack(landmarks), crop_size, crop_scale)
-    return FaceCrops(crops, crop_points, [f"synthetic:{i}" for i in range(count)])
 
 
 # ---- datasets -----------------------------------------------------------------------------
@@ -345,7 +264,7 @@ def multiview_dataset(settings: MultiviewSettings, crop_size: int, crop_scale: f
                                             cache=settings.cache or None)
     skipped: list[tuple[str, str]] = []
     if settings.format == "synthetic":
-        faces = synthetic_faces(settings.count, crop_size, crop_scale, settings.seed)
+        faces = synthetic_faces(settings.count, crop_size, crop_scale, seed=settings.seed)
     elif settings.format == "layout":
         faces = layout_faces(settings.root, crop_size, crop_scale, settings.stride)
     else:
