@@ -52,9 +52,9 @@ class Proof(NamedTuple):
 PROOFS: dict[str, Proof] = {
     "mocogan": Proof(
         "configs/models/mocogan_shapes.yaml",
-        ("model.ngf=16", "model.ndf=16", "train.batch_size=16", "train.iterations=1000", "train.sample_every=500",
-         "train.checkpoint_every=250", "train.keep_checkpoints=10", "train.log_every=50"),
-        "1000 iterations, image and video batches of 16, ngf = ndf = 16 (the paper's 64)",
+        ("model.ngf=16", "model.ndf=16", "train.batch_size=16", "train.iterations=4000", "train.sample_every=500",
+         "train.checkpoint_every=500", "train.keep_checkpoints=10", "train.log_every=50"),
+        "4000 iterations, image and video batches of 16, ngf = ndf = 16 (the paper's 64)",
     ),
     "dvdgan": Proof(
         "configs/models/dvdgan_shapes.yaml",
