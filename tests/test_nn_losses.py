@@ -204,3 +204,26 @@ def test_perceptual_loss_rejects_a_foreign_file(tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(InputError, match="weights_only"):
         PerceptualLoss(path)
+
+
+def test_identity_loss_from_a_torchscript_file(tmp_path):
+    from vidgan.errors import VidganError
+    from vidgan.nn.identity import IdentityLoss, identity_loss_or_none
+
+    torch.manual_seed(0)
+    embedding = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2), torch.nn.Flatten(1))
+    torch.jit.save(torch.jit.trace(embedding, torch.zeros(1, 3, 16, 16)), str(tmp_path / "identity.pt"))
+    loss = IdentityLoss(tmp_path, input_size=16)  # a folder holding identity.pt
+    faces = torch.rand(2, 3, 32, 32) * 2 - 1
+    assert loss(faces, faces).abs().item() < 1e-6  # same faces, same identity
+    moved = faces.clone().requires_grad_(True)
+    value = loss(moved.flip(-1), faces)
+    value.backward()
+    assert value.item() > 0 and moved.grad.abs().sum() > 0  # gradients reach the images
+    assert all(not p.requires_grad for p in loss.network.parameters())  # the network stays frozen
+    assert identity_loss_or_none(None) is None
+    (tmp_path / "bad.pt").write_bytes(b"not a model")
+    with pytest.raises(VidganError, match="bad.pt"):
+        IdentityLoss(tmp_path / "bad.pt")
+    with pytest.raises(MissingWeightsError, match="identity.pt"):
+        IdentityLoss(tmp_path / "nowhere")
