@@ -129,6 +129,11 @@ def test_a_real_photo_is_aligned_once_and_cached(tmp_path, monkeypatch):
     assert np.array_equal(cached.crops.images, data.crops.images) and cached.ages.tolist() == [35.0]
     taken = load_face_ages(FaceAgeSettings(format="utkface", root=str(tmp_path), aligned=True), 32, 1.3)
     assert taken.crops.images.shape == (1, 32, 32, 3) and np.isnan(taken.crops.landmarks).all()
+    (tmp_path / "not_a_folder").write_text("")  # an unwritable cache: a warning, and the crops all the same
+    with pytest.warns(UserWarning, match="crop cache not written"):
+        uncached = face_ages.aligned_faces([tmp_path / "35_0_0_20170117.jpg"], 32, 1.3, aligned=True,
+                                           cache=tmp_path / "not_a_folder")
+    assert np.array_equal(uncached[0].images, taken.crops.images)
 
 
 def test_synthetic_faces_dataset_items():

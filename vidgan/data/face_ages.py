@@ -186,9 +186,13 @@ def aligned_faces(paths: Sequence[str | os.PathLike[str]], crop_size: int, scale
                 return crops, [tuple(pair) for pair in stored["skipped"].tolist()]
     crops, skipped = _resized_crops(paths, crop_size) if aligned else align_images(paths, crop_size, scale)
     if file is not None:
-        with atomic_path(file) as temporary, temporary.open("wb") as handle:
-            np.savez(handle, images=crops.images, landmarks=crops.landmarks, sources=np.array(crops.sources, dtype=str),
-                     skipped=np.array(skipped, dtype=str).reshape(-1, 2))
+        try:
+            with atomic_path(file) as temporary, temporary.open("wb") as handle:
+                np.savez(handle, images=crops.images, landmarks=crops.landmarks,
+                         sources=np.array(crops.sources, dtype=str), skipped=np.array(skipped, dtype=str).reshape(-1, 2))
+        except OSError as error:  # read-only data: train on, without the cache
+            warnings.warn(f"{file}: crop cache not written ({error.strerror}); set data.cache to a writable folder",
+                          stacklevel=2)
     return crops, skipped
 
 
