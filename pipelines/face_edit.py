@@ -188,19 +188,17 @@ def edit_frames(config: FaceEditConfig, editor: FaceEditor | None = None) -> Ite
             run.edit(editor, config, smooth=False)
         yield image, *_paste(image, 0, runs, editor, config.feather)
         return
-    info = probe(config.input)
-    start, stop = frame_range(config.frames, info.frames, path=config.input)
+    reader = VideoReader(config.input)  # probed once; each pass below decodes anew
+    start, stop = frame_range(config.frames, len(reader), path=config.input)
     runs = [run for track in _face_tracks(config, start, stop) for run in _runs(track, editor)]
     if runs:
-        for index, frame in progress(VideoReader(config.input).indexed_frames(start, stop), total=stop - start,
-                                     desc="crop faces"):
+        for index, frame in progress(reader.indexed_frames(start, stop), total=stop - start, desc="crop faces"):
             for run in runs:
                 if run.covers(index):
                     run.add_crop(frame)
         for run in progress(runs, desc=f"{config.edit} faces"):
             run.edit(editor, config, smooth=config.smooth and len(run.landmarks) > 1)
-    for index, frame in progress(VideoReader(config.input).indexed_frames(start, stop), total=stop - start,
-                                 desc="paste faces"):
+    for index, frame in progress(reader.indexed_frames(start, stop), total=stop - start, desc="paste faces"):
         yield frame, *_paste(frame, index, runs, editor, config.feather)
 
 

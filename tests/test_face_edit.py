@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import SHARED_DATA as SHARED
 
 from pipelines.face_edit import FaceEditConfig, edit_frames
 from vidgan.errors import InputError
 from vidgan.metrics import warping_error
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 TALKING = SHARED / "videos" / "talking_head_pexels.mp4"
 PHOTO = SHARED / "faces" / "single_face.jpg"
 
@@ -30,9 +30,9 @@ class FlickeringTint:
 
     crop_size: int = 64
     crop_scale: float = 1.3
-    device: torch.device = torch.device("cpu")
 
     def __post_init__(self) -> None:
+        self.device = torch.device("cpu")
         self.calls: list[tuple[tuple[int, ...], bool]] = []
         self.generator = torch.Generator().manual_seed(0)
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import safetensors.torch
 import torch
+from conftest import shared
 from torch import nn
 
 from vidgan.config import load_config
@@ -41,7 +42,7 @@ from vidgan.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "configs" / "models" / "unit_test" / "tpgan.yaml"
-FACE = ROOT.parent / "shared" / "data" / "faces" / "single_face.jpg"
+FACE = "faces/single_face.jpg"
 TINY = {"channels": (8, 8, 16, 16, 32), "fc_dim": 16, "fc_channels": 8, "local_channels": (8, 16),
         "local_features": 8, "d_channels": 8, "d_layers": 2}
 
@@ -145,10 +146,8 @@ def multipie(tmp_path_factory) -> Path:
     """A Multi-PIE-style folder from one real photo: two frontal frames, two turned (mirrored)
     views, an image without a face, an identity without a frontal image and a camera folder not
     in the pose table (ignored)."""
-    if not FACE.is_file():
-        pytest.skip(f"{FACE} absent (shared test data)")
     root = tmp_path_factory.mktemp("multipie")
-    face = read_image(FACE)
+    face = read_image(shared(FACE))
     small = cv2.resize(face, (286, 281), interpolation=cv2.INTER_AREA)  # half size: faster detection
     darker = np.clip(small * 0.8, 0, 255).astype(np.uint8)
     for relative, image in (("001/051/01.jpg", small), ("001/051/02.jpg", darker),
@@ -188,9 +187,7 @@ def test_multipie_folder_pairs_profiles_with_the_frontal_of_their_frame(multipie
 
 
 def test_photos_are_rotated_into_pairs(tmp_path):
-    if not FACE.is_file():
-        pytest.skip(f"{FACE} absent (shared test data)")
-    small = cv2.resize(read_image(FACE), (286, 281), interpolation=cv2.INTER_AREA)
+    small = cv2.resize(read_image(shared(FACE)), (286, 281), interpolation=cv2.INTER_AREA)
     write_image(tmp_path / "face.jpg", small)
     write_image(tmp_path / "wall.png", np.full((80, 80, 3), 128, np.uint8))
     dataset = multiview_dataset(MultiviewSettings(format="images", root=str(tmp_path), views=3), 32, 1.3)
