@@ -22,7 +22,8 @@ from vidgan.errors import InputError
 from vidgan.io.atomic import atomic_path
 from vidgan.stages import StageSpec, make_runner
 from vidgan.stages.base import Resources
-from vidgan.stages.preprocess import ExtractTracks, PreprocessSettings, ProbeVideos, WriteSamples
+from vidgan.stages.preprocess import ExtractTracks, PreprocessSettings, WriteSamples
+from vidgan.stages.probe import ProbeVideos
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".y4m")
 

@@ -1,4 +1,5 @@
-"""The stages of dataset preprocessing: probe -> extract and smooth tracks -> write crops.
+"""The stages of dataset preprocessing that need the models: extract and smooth tracks -> write crops
+(probing comes first, from :mod:`vidgan.stages.probe`).
 
 Each row is one whole source video (``video_id``, ``source``), so no stage depends on the order
 in which a distributed dataset delivers rows. A failure is recorded in the row (``status``
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 import torch
 
-from vidgan.data.layout import is_complete, sha256_file, video_dir, write_manifest
+from vidgan.data.layout import video_dir, write_manifest
 from vidgan.errors import VidganError
 from vidgan.io import VideoReader, VideoWriter, probe
 from vidgan.keypoints import COCO17, IBUG68, Keypoints, Skeleton, Smoother, save_tracks
@@ -26,7 +26,14 @@ from vidgan.keypoints.align import box_transform, crop_faces, face_transform
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
 from vidgan.keypoints.render import render_face_edges, render_skeleton
 from vidgan.keypoints.track import stable_crop_boxes
-from vidgan.stages.base import Batch, Resources, Stage, batch_to_rows, limited_threads, rows_to_batch
+from vidgan.stages.base import (
+    Batch,
+    Resources,
+    Stage,
+    batch_to_rows,
+    limited_threads,
+    rows_to_batch,
+)
 
 Task = Literal["faces", "bodies"]
 
@@ -62,31 +69,6 @@ class PreprocessSettings:
             max_people=self.max_people, min_track_frames=self.min_track_frames, device=self.device,
             threads=self.threads,
         )
-
-
-class ProbeVideos(Stage):
-    """Probe each source and check whether its dataset folder is already complete."""
-
-    resources = Resources(num_cpus=0.5, batch_size=1, concurrency=1, stateful=True)
-
-    def __init__(self, out_dir: str, settings: dict) -> None:
-        self.out_dir, self.settings_dict = out_dir, settings
-        self.settings = PreprocessSettings(**settings)
-
-    def __call__(self, batch: Batch) -> Batch:
-        return rows_to_batch([self._probe(row) for row in batch_to_rows(batch)])
-
-    def _probe(self, row: dict) -> dict:
-        row.update(status="todo", error="", frames=0, source_sha256="")
-        try:
-            row["frames"] = min(probe(row["source"]).frames, self.settings.max_frames or sys.maxsize)
-            row["source_sha256"] = sha256_file(row["source"])
-            if is_complete(video_dir(self.out_dir, row["video_id"]), source_sha256=row["source_sha256"],
-                           settings=self.settings_dict):
-                row["status"] = "done"
-        except (VidganError, OSError) as error:
-            row.update(status="failed", error=str(error))
-        return row
 
 
 class ExtractTracks(Stage):
