@@ -6,6 +6,7 @@ import tracemalloc
 from fractions import Fraction
 
 import av
+import cv2
 import numpy as np
 import pytest
 
@@ -106,6 +107,22 @@ def test_other_pixel_formats_become_rgb24(tmp_path, codec, pix_fmt):
     frames = list(VideoReader(path))
     assert len(frames) == 4 and frames[0].dtype == np.uint8 and frames[0].shape == (32, 64, 3)
     assert psnr(frames[0], image) > 30
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 64), (34, 48), (360, 640)])
+def test_yuv420p_frames_are_converted_whatever_the_plane_layout(tmp_path, height, width):
+    """The OpenCV I420 path (planes packed into a reused buffer; 34 rows leave an odd chroma
+    height) gives exactly OpenCV's conversion of PyAV's own packing of the frame."""
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(3)]
+    path = tmp_path / "planes.mp4"
+    write_with_pyav(path, images)
+    with av.open(str(path)) as container:
+        decoded = list(container.decode(video=0))
+        opencv = [cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420) for frame in decoded]
+    frames = list(VideoReader(path))
+    assert len(frames) == 3 and not np.array_equal(frames[0], frames[1])
+    assert all(np.array_equal(ours, reference) for ours, reference in zip(frames, opencv))
 
 
 def test_memory_stays_bounded_on_a_long_video():

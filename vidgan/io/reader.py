@@ -8,15 +8,16 @@ from collections.abc import Iterator
 
 import av
 import cv2
-from av.video.reformatter import VideoReformatter
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from vidgan.errors import DecodeError
 from vidgan.io.clips import Clip, cut_clips
 from vidgan.io.container import open_video
 from vidgan.io.probe import read_info
-# Limited-range BT.601 yuv420p (most SD/web video) converts with OpenCV exactly as swscale does,
-# and faster; every other format and matrix (BT.709, 10-bit, gray, ...) goes through swscale.
+
+# Limited-range BT.601 yuv420p (most SD/web video) converts with OpenCV, faster than swscale (their
+# chroma upsampling differs by a few levels at sharp colour edges); every other format and matrix (BT.709, 10-bit, gray, ...) goes through swscale.
 _BT601_COLORSPACES = {2, 5, 6}  # unspecified (FFmpeg assumes BT.601), BT.470BG, SMPTE 170M
 _LIMITED_RANGES = {0, 1}  # unspecified, MPEG
 
@@ -90,9 +91,7 @@ class VideoReader:
         with container:
             stream.thread_type = "AUTO"
             stream.thread_count = self.threads
-            # One reformatter per pass keeps swscale's context (~1.9x faster than to_ndarray("rgb24"));
-            # it scales on one thread and leaves the other cores to the decoder.
-            reformatter = VideoReformatter()
+            to_rgb = _RgbConverter()
             expected = start
             for index, frame in self._decode(container, stream, start):
                 if index < start:
@@ -100,7 +99,7 @@ class VideoReader:
                 if index >= stop:
                     break
                 expected = index + 1
-                yield index, self._to_rgb(frame, reformatter)
+                yield index, self._rotated(to_rgb(frame))
             if expected < stop:
                 self._report(f"frames {expected}..{stop - 1} missing (stream ended early)")
 
@@ -160,15 +159,7 @@ class VideoReader:
             return position
         return None
 
-    def _to_rgb(self, frame: av.VideoFrame, reformatter: VideoReformatter) -> np.ndarray:
-        if (
-            frame.format.name == "yuv420p"
-            and frame.colorspace in _BT601_COLORSPACES
-            and frame.color_range in _LIMITED_RANGES
-        ):
-            rgb = cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)
-        else:
-            rgb = reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
+    def _rotated(self, rgb: np.ndarray) -> np.ndarray:
         if self.info.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, k=-self.info.rotation // 90))
         return rgb
@@ -177,3 +168,44 @@ class VideoReader:
         if self.strict:
             raise DecodeError(self.path, problem)
         self.damage.append(problem)
+
+
+class _RgbConverter:
+    """Decoded frames -> new RGB arrays, with the state one decoding pass reuses.
+
+    8-bit BT.601 limited-range 4:2:0 (nearly every H.264 file) goes through OpenCV's SIMD
+    I420 -> RGB, its planes copied into one buffer kept across frames (no allocation per frame);
+    everything else through one swscale context kept across frames (~1.9x faster than
+    ``to_ndarray("rgb24")``), which scales on one thread and leaves the other cores to the decoder.
+    """
+
+    def __init__(self) -> None:
+        self.reformatter = VideoReformatter()
+        self.i420: np.ndarray | None = None
+
+    def __call__(self, frame: av.VideoFrame) -> np.ndarray:
+        height, width = frame.height, frame.width
+        if (
+            frame.format.name == "yuv420p"
+            and frame.colorspace in _BT601_COLORSPACES
+            and frame.color_range in _LIMITED_RANGES
+            and height % 2 == 0
+            and width % 2 == 0
+        ):
+            return cv2.cvtColor(self._packed_i420(frame, height, width), cv2.COLOR_YUV2RGB_I420)
+        return self.reformatter.reformat(frame, format="rgb24", threads=1).to_ndarray()
+
+    def _packed_i420(self, frame: av.VideoFrame, height: int, width: int) -> np.ndarray:
+        """The frame's Y, U and V planes one after another in a ``(3H/2, W)`` buffer."""
+        if self.i420 is None or self.i420.shape != (height * 3 // 2, width):
+            self.i420 = np.empty((height * 3 // 2, width), np.uint8)
+        flat, luma, chroma = self.i420.reshape(-1), height * width, height * width // 4
+        targets = (
+            self.i420[:height],
+            flat[luma:luma + chroma].reshape(height // 2, width // 2),
+            flat[luma + chroma:].reshape(height // 2, width // 2),
+        )
+        for plane, target in zip(frame.planes, targets):
+            rows, columns = target.shape
+            np.copyto(target, np.frombuffer(plane, np.uint8).reshape(rows, plane.line_size)[:, :columns])
+        return self.i420
