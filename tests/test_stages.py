@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 
-from vidgan.stages import LocalRunner, Resources, Stage, StageSpec, batch_to_rows, fit_to_cluster, rows_to_batch
+from vidgan.stages import (
+    LocalRunner,
+    RayRunner,
+    Resources,
+    Stage,
+    StageSpec,
+    batch_to_rows,
+    fit_to_cluster,
+    rows_to_batch,
+)
 
 
 class AddOne(Stage):
@@ -18,6 +30,16 @@ class AddOne(Stage):
     def __call__(self, batch):
         self.calls += 1
         return {**batch, self.column: batch[self.column] + 1, "batch_len": np.full(len(batch[self.column]), len(batch[self.column]))}
+
+
+class RecordProcess(Stage):
+    """Writes the process it ran in into ``column``."""
+
+    def __init__(self, column: str) -> None:
+        self.column = column
+
+    def __call__(self, batch):
+        return {**batch, self.column: np.full(len(batch["x"]), os.getpid())}
 
 
 def test_rows_and_batches_round_trip():
@@ -48,3 +70,26 @@ def test_cpu_requests_never_take_the_whole_cluster(cpus):
     assert fitted[3].num_gpus == 1 and fitted[1].stateful
     if cpus == 16:
         assert fitted[1].num_cpus == 1  # enough room: the request stands
+
+
+def test_inline_stages_take_no_share_and_must_be_stateless():
+    stages = [Resources(inline=True), Resources(num_cpus=1, stateful=True), Resources(num_cpus=1, stateful=True)]
+    fitted = fit_to_cluster(stages, 2)
+    assert [r.num_cpus for r in fitted] == [1.0, 0.8, 0.8]  # the two stages with workers share 80% of 2
+    with pytest.raises(ValueError, match="stateless"):
+        Resources(inline=True, stateful=True)
+
+
+def test_an_inline_stage_runs_in_the_workers_of_the_stage_after_it_on_ray():
+    """Ray fuses the inline stage into the next stage's actors; the stage after them has its own."""
+    import ray.cloudpickle
+
+    ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
+    stages = [StageSpec(RecordProcess, {"column": "inline"}, Resources(inline=True)),
+              StageSpec(RecordProcess, {"column": "host"}, Resources(num_cpus=0.5, stateful=True)),
+              StageSpec(RecordProcess, {"column": "last"}, Resources(num_cpus=0.5, stateful=True))]
+    with RayRunner(num_cpus=2) as runner:
+        rows = list(runner.run([{"x": i} for i in range(4)], stages))
+    assert sorted(row["x"] for row in rows) == [0, 1, 2, 3]
+    assert all(row["inline"] == row["host"] != row["last"] for row in rows)
+    assert os.getpid() not in {row["host"] for row in rows}

@@ -21,13 +21,20 @@ Batch = dict[str, np.ndarray]
 @dataclass(frozen=True)
 class Resources:
     """What one instance of a stage needs. ``stateful`` stages run as actors (loaded once per
-    worker), the others as tasks. ``concurrency``: workers at most (actors or parallel tasks)."""
+    worker), the others as tasks. ``concurrency``: workers at most (actors or parallel tasks).
+    ``inline``: a light stateless stage that runs inside the workers of the stage after it (on Ray
+    the two are fused), not in processes of its own; its other resources are then unused."""
 
     num_cpus: float = 1.0
     num_gpus: float = 0.0
     batch_size: int = 1
     concurrency: int = 1
     stateful: bool = False
+    inline: bool = False
+
+    def __post_init__(self) -> None:
+        if self.inline and self.stateful:
+            raise ValueError("an inline stage must be stateless: it runs inside another stage's workers")
 
 
 class Stage:

@@ -21,7 +21,8 @@ class ProbeVideos(Stage):
     settings' ``max_frames``) and ``source_sha256``.
     """
 
-    resources = Resources(num_cpus=0.5, batch_size=1, concurrency=1, stateful=True)
+    # inline: runs in the next stage's workers (a process of its own costs seconds to start)
+    resources = Resources(batch_size=1, inline=True)
 
     def __init__(self, out_dir: str, settings: dict) -> None:
         self.out_dir, self.settings = out_dir, settings

@@ -3,7 +3,8 @@
 ``LocalRunner`` loops over batches in this process. ``RayRunner`` builds a Ray Data pipeline:
 stateless stages become tasks, stateful ones actor pools. It starts an embedded local Ray (the
 machine's CPUs, no dashboard) unless given ``address`` (``auto``, ``ray://host:port`` or
-``host:port``) or ``RAY_ADDRESS`` names a cluster. CPU requests are sized to the cluster: all the
+``host:port``) or ``RAY_ADDRESS`` names a cluster. An ``inline`` stage is fused into the workers of
+the stage after it. CPU requests are sized to the cluster: all the
 stages' workers together ask for at most 80% of its CPUs, so actor pools can never hold every CPU
 while the tasks that feed them wait (on 2 CPUs, two 1-CPU actors starve their input and hang).
 A CPU request is a scheduling share, not a limit: a worker still uses the cores it can get.
@@ -93,25 +94,30 @@ class RayRunner:
         context.wait_for_min_actors_s = _ACTOR_START_TIMEOUT_S
         dataset = ray.data.from_items([dict(row) for row in rows], override_num_blocks=max(1, len(rows)))
         fitted = fit_to_cluster([spec.effective_resources for spec in stages], self.cluster_cpus())
-        for spec, resources in zip(stages, fitted):
+        for index, (spec, resources) in enumerate(zip(stages, fitted)):
+            host = resources
+            if resources.inline and index + 1 < len(stages):
+                host = fitted[index + 1]  # the same remote options as the next stage: Ray fuses the two
             options: dict[str, Any] = {
                 "batch_size": resources.batch_size,
                 "batch_format": "numpy",
-                "num_cpus": resources.num_cpus,
-                "num_gpus": resources.num_gpus,
+                "num_cpus": host.num_cpus,
+                "num_gpus": host.num_gpus,
                 "zero_copy_batch": False,
             }
-            if resources.stateful:  # an actor pool; Ray restarts a dead actor and retries its batch
+            # Fault tolerance is Ray Data's default: a dead actor is restarted and its batch retried
+            # (max_restarts = max_task_retries = -1), a task whose worker dies is retried (Ray's 3
+            # retries), and a pool's actors are SPREAD over the nodes. Passing those options
+            # explicitly would only stop an inline stage from fusing with its host.
+            if resources.stateful:  # an actor pool
                 # one batch in flight per actor: a batch is a whole video, and queueing several on
                 # the first actor that is ready would leave the others idle
                 pool = ray.data.ActorPoolStrategy(size=resources.concurrency, max_tasks_in_flight_per_actor=1)
-                # SPREAD: a pool's actors go to different nodes, not packed onto the first one
                 dataset = dataset.map_batches(spec.cls, fn_constructor_kwargs=dict(spec.kwargs), compute=pool,
-                                              max_restarts=-1, max_task_retries=-1, scheduling_strategy="SPREAD",
                                               **options)
-            else:  # tasks; a task whose worker dies is retried
-                pool = ray.data.TaskPoolStrategy(size=resources.concurrency)
-                dataset = dataset.map_batches(_StatelessCall(spec), compute=pool, max_retries=3, **options)
+            else:  # tasks (inline: the host's size, so that Ray fuses them into its workers)
+                pool = ray.data.TaskPoolStrategy(size=host.concurrency)
+                dataset = dataset.map_batches(_StatelessCall(spec), compute=pool, **options)
         for row in dataset.iter_rows():
             yield {key: python_value(value) for key, value in row.items()}
 
@@ -119,12 +125,14 @@ class RayRunner:
 def fit_to_cluster(stages: Sequence[Resources], cluster_cpus: float) -> list[Resources]:
     """Lower each stage's ``num_cpus`` so that every stage's workers together
     (``num_cpus * concurrency`` summed) ask for at most 80% of the cluster's CPUs, each stage
-    getting an equal part; requests already below their part are kept."""
-    if not stages:
-        return []
-    part = cluster_cpus * _STAGE_CPU_SHARE / len(stages)
+    getting an equal part; requests already below their part are kept. Inline stages have no
+    workers of their own and take no part."""
+    own = [r for r in stages if not r.inline]
+    if not own:
+        return list(stages)
+    part = cluster_cpus * _STAGE_CPU_SHARE / len(own)
     return [
-        replace(r, num_cpus=round(min(r.num_cpus, part / r.concurrency), 3)) if r.num_cpus else r
+        replace(r, num_cpus=round(min(r.num_cpus, part / r.concurrency), 3)) if r.num_cpus and not r.inline else r
         for r in stages
     ]
 
