@@ -3,7 +3,7 @@
 Every configuration runs in a fresh process pinned to a set of cores (CPU affinity, inherited
 by Ray's workers), so "1 worker" really has one core and "2 workers" two:
 - Ray runner, 1 worker on 1 core / the same stages in a bare in-process loop on 1 core
-  (goal >= 0.8), over the whole run (Ray's start-up and the workers' imports included: ~25 s
+  (goal >= 0.8), over the whole run (Ray's start-up and the workers' imports included: ~15 s
   on one core) and in steady state (frames of the videos after the first / the time after it);
 - Ray runner, 2 workers on 2 cores / 1 worker on 1 core (goal >= 1.7);
 - peak RSS of a local run on one clip and on the same clip looped 10 times (goal <= 1.2).
