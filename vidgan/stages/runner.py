@@ -106,9 +106,9 @@ class RayRunner:
                 "zero_copy_batch": False,
             }
             # Fault tolerance is Ray Data's default: a dead actor is restarted and its batch retried
-            # (max_restarts = max_task_retries = -1), a task whose worker dies is retried (Ray's 3
-            # retries), and a pool's actors are SPREAD over the nodes. Passing those options
-            # explicitly would only stop an inline stage from fusing with its host.
+            # (max_restarts = max_task_retries = -1), a task whose worker dies is retried
+            # (max_retries = -1), and a pool's actors are SPREAD over the nodes. Passing those
+            # options explicitly would only stop an inline stage from fusing with its host.
             if resources.stateful:  # an actor pool
                 # one batch in flight per actor: a batch is a whole video, and queueing several on
                 # the first actor that is ready would leave the others idle
