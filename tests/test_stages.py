@@ -81,15 +81,17 @@ def test_inline_stages_take_no_share_and_must_be_stateless():
 
 
 def test_an_inline_stage_runs_in_the_workers_of_the_stage_after_it_on_ray():
-    """Ray fuses the inline stage into the next stage's actors; the stage after them has its own."""
+    """Ray fuses inline stages (two in a row here) into the next stage's actors; the stage after
+    them has its own."""
     import ray.cloudpickle
 
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests/
     stages = [StageSpec(RecordProcess, {"column": "inline"}, Resources(inline=True)),
+              StageSpec(RecordProcess, {"column": "inline_too"}, Resources(inline=True)),
               StageSpec(RecordProcess, {"column": "host"}, Resources(num_cpus=0.5, stateful=True)),
               StageSpec(RecordProcess, {"column": "last"}, Resources(num_cpus=0.5, stateful=True))]
     with RayRunner(num_cpus=2) as runner:
         rows = list(runner.run([{"x": i} for i in range(4)], stages))
     assert sorted(row["x"] for row in rows) == [0, 1, 2, 3]
-    assert all(row["inline"] == row["host"] != row["last"] for row in rows)
+    assert all(row["inline"] == row["inline_too"] == row["host"] != row["last"] for row in rows)
     assert os.getpid() not in {row["host"] for row in rows}

@@ -95,9 +95,9 @@ class RayRunner:
         dataset = ray.data.from_items([dict(row) for row in rows], override_num_blocks=max(1, len(rows)))
         fitted = fit_to_cluster([spec.effective_resources for spec in stages], self.cluster_cpus())
         for index, (spec, resources) in enumerate(zip(stages, fitted)):
-            host = resources
-            if resources.inline and index + 1 < len(stages):
-                host = fitted[index + 1]  # the same remote options as the next stage: Ray fuses the two
+            # an inline stage takes the remote options of the next stage with workers: Ray fuses them
+            hosts = [r for r in fitted[index + 1:] if not r.inline] if resources.inline else []
+            host = hosts[0] if hosts else resources
             options: dict[str, Any] = {
                 "batch_size": resources.batch_size,
                 "batch_format": "numpy",
