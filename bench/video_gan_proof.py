@@ -11,8 +11,13 @@ tracker on 200 real clips is printed beside them. Figures go to ``proof.json`` a
 ``--actions`` also trains MoCoGAN on the Weizmann action strips at 64x64 for a short budget and
 writes its sample videos (one grid per action, fixed content, fixed motion) to its run folder.
 
+``--set KEY=VALUE ...`` overrides the budget (applied after :data:`PROOFS`'), e.g. the paper's
+widths for a bounded time on a GPU: ``--device cuda --set model.ngf=64 model.ndf=64
+train.batch_size=32 train.iterations=100000 train.minutes=5`` (use another ``--out``: a run
+folder resumes with its own settings). Sampling and tracking run on the training device.
+
 Usage: python bench/video_gan_proof.py [--family mocogan|dvdgan|all] [--actions] [--out runs/proof]
-       [--threads 1] [--device cpu]
+       [--threads 1] [--device cpu] [--set KEY=VALUE ...]
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import torch
 
@@ -72,32 +77,38 @@ PROOFS: dict[str, Proof] = {
 }
 
 
-def train(name: str, out: Path, device: str = "cpu") -> tuple[VideoGAN, Path, ExperimentConfig]:
-    """Train (or resume, or find done) proof ``name`` into ``out/<name>``; the model and run folder."""
+def train(
+    name: str, out: Path, device: str = "cpu", extra: Sequence[str] = ()
+) -> tuple[VideoGAN, Path, ExperimentConfig]:
+    """Train (or resume, or find done) proof ``name`` (its budget, then ``extra`` overrides) into
+    ``out/<name>``; the model (on ``device``), its run folder and its config."""
     proof = PROOFS[name]
-    config = load_config(ExperimentConfig, ROOT / proof.config, [*proof.overrides, f"train.device={device}"])
+    config = load_config(ExperimentConfig, ROOT / proof.config, [*proof.overrides, f"train.device={device}", *extra])
     config.data["root"] = str((ROOT / config.data["root"]).resolve())
     run = out / (name if name == "actions" else f"{name}_shapes")
     run_experiment(config, run)
-    return load_video_model(run), run, config
+    return load_video_model(run, device), run, config
 
 
-def prove(family: str, out: str | Path, threads: int = THREADS, device: str = "cpu") -> dict[str, Any]:
-    """Train ``family`` on the shapes within its budget (on ``device``) and measure 200 samples
-    (on CPU); the figures."""
+def prove(
+    family: str, out: str | Path, threads: int = THREADS, device: str = "cpu", extra: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Train ``family`` on the shapes within its budget (``extra`` overrides it) on ``device`` and
+    measure 200 samples; the figures."""
     torch.set_num_threads(threads)
     out = Path(out)
-    model, run, config = train(family, out, device)
+    model, run, config = train(family, out, device, extra)
     metrics = read_metrics(run)
     seconds = sum(1 / m["it_per_s"] * (m["iteration"] - p["iteration"]) for p, m in zip([{"iteration": 0}, *metrics],
                                                                                        metrics))
-    curve = {int(folder.name.split("_")[1]): measure(VideoGAN.from_pretrained(folder / "model"))
+    curve = {int(folder.name.split("_")[1]): measure(load_video_model(folder / "model", device))
              for folder in sorted((run / "checkpoints").glob("iteration_*"))}
     figures = {
         "family": family,
-        "budget": PROOFS[family].budget,
-        "iterations": config.train.iterations,
+        "budget": PROOFS[family].budget + "".join(f", {override}" for override in extra),
+        "iterations": max(curve, default=0),  # the last checkpoint: train.minutes may stop it early
         "train_seconds": round(seconds, 1),
+        "device": str(model.device),
         "threads": torch.get_num_threads(),
         "classes": model.num_classes,
         "generated": measure(model).__dict__,
@@ -141,8 +152,10 @@ def describe(figures: dict[str, Any]) -> str:
     g, r = figures["generated"], figures["real"]
     verdict = "met" if min(g["constant_shape"], g["direction"]) >= GOAL else "NOT met"
     return "\n".join([
-        (f"{figures['family']}: {figures['budget']} ({figures['train_seconds'] / 60:.1f} min on "
-         f"{figures['threads']} CPU threads)"),
+        (f"{figures['family']}: {figures['budget']} ({figures['iterations']} iterations in "
+         f"{figures['train_seconds'] / 60:.1f} min on "
+         + (f"{figures['threads']} CPU threads" if figures.get("device", "cpu") == "cpu" else figures["device"])
+         + ")"),
         (f"  generated ({g['videos']} videos, {g['videos'] // figures['classes']} per class with category=): "
          f"one connected shape of constant "
          f"colour {g['constant_shape']:.1%} (one shape {g['one_shape']:.1%}), moves in its class's direction "
@@ -167,12 +180,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=str(ROOT / "runs" / "proof"), help="run folders go here")
     parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads (default %(default)s)")
     parser.add_argument("--device", default="cpu", help="training device (default %(default)s; the budget is a CPU one)")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config overrides applied after the proof's budget (e.g. train.minutes=5)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     met = True
     for family in ("mocogan", "dvdgan") if args.family == "all" else (args.family,):
         started = time.perf_counter()
-        figures = prove(family, args.out, args.threads, args.device)
+        figures = prove(family, args.out, args.threads, args.device, args.set)
         print(describe(figures) + f"\n  (this call: {time.perf_counter() - started:.0f} s)", flush=True)
         met &= min(figures["generated"]["constant_shape"], figures["generated"]["direction"]) >= GOAL
     if args.actions:
