@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 from fractions import Fraction
 
 import av
-import cv2
 import numpy as np
 import pytest
 
 from conftest import psnr, shared
 from vidgan.errors import DecodeError
 from vidgan.io import VideoReader, probe
+from vidgan.io.reader import _RgbConverter
 
 
 def test_clips_carry_video_id_and_frame_indices():
@@ -53,15 +54,21 @@ def test_edit_list_discarded_frames_are_not_counted():
     assert info.frames == 95 and info.declared_frames == 95 and not info.truncated
 
 
-def write_with_pyav(path, frames, *, codec="libx264", pix_fmt="yuv420p", rotation=None):
+def write_with_pyav(path, frames, *, codec="libx264", pix_fmt="yuv420p", rotation=None, colorspace=None, color_range=None):
+    """``frames`` encoded with PyAV; ``colorspace``/``color_range`` (FFmpeg's numbers) tag the stream."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream(codec, rate=10)
         stream.height, stream.width = frames[0].shape[:2]
         stream.pix_fmt = pix_fmt
+        tags = {name: value for name, value in (("colorspace", colorspace), ("color_range", color_range)) if value}
+        for name, value in tags.items():
+            setattr(stream.codec_context, name, value)
         if rotation is not None:
             stream.set_display_rotation(rotation)
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format=pix_fmt)
+            for name, value in tags.items():
+                setattr(frame, name, value)
             frame.pts = index
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -109,20 +116,55 @@ def test_other_pixel_formats_become_rgb24(tmp_path, codec, pix_fmt):
     assert psnr(frames[0], image) > 30
 
 
-@pytest.mark.parametrize(("height", "width"), [(32, 64), (34, 48), (360, 640)])
-def test_yuv420p_frames_are_converted_whatever_the_plane_layout(tmp_path, height, width):
-    """The OpenCV I420 path (planes packed into a reused buffer; 34 rows leave an odd chroma
-    height) gives exactly OpenCV's conversion of PyAV's own packing of the frame."""
+BT709, BT601, FULL_RANGE = 1, 6, 2  # FFmpeg's AVColorSpace / AVColorRange numbers
+
+
+@pytest.mark.parametrize(
+    ("codec", "height", "width", "colorspace", "color_range"),
+    [
+        ("libx264", 32, 64, None, None),
+        ("libx264", 34, 48, BT601, None),  # 17 chroma rows
+        ("ffv1", 33, 47, None, None),  # odd sides
+        ("libx264", 360, 640, BT709, None),
+        ("libx264", 32, 64, BT601, FULL_RANGE),
+    ],
+)
+def test_8bit_420_frames_equal_pyavs_own_rgb_conversion(tmp_path, codec, height, width, colorspace, color_range):
+    """The pooled filter-graph path (8-bit 4:2:0) gives exactly ``frame.to_ndarray("rgb24")``,
+    whatever the plane layout, colour space and range the frames carry."""
     rng = np.random.default_rng(1)
     images = [rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(3)]
-    path = tmp_path / "planes.mp4"
-    write_with_pyav(path, images)
+    path = tmp_path / f"planes.{'mkv' if codec == 'ffv1' else 'mp4'}"
+    write_with_pyav(path, images, codec=codec, colorspace=colorspace, color_range=color_range)
     with av.open(str(path)) as container:
         decoded = list(container.decode(video=0))
-        opencv = [cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420) for frame in decoded]
+        reference = [frame.to_ndarray(format="rgb24") for frame in decoded]
+    assert decoded[0].format.name in ("yuv420p", "yuvj420p")
+    assert decoded[0].colorspace == (colorspace or 2)
+    assert color_range is None or decoded[0].color_range == color_range
     frames = list(VideoReader(path))
     assert len(frames) == 3 and not np.array_equal(frames[0], frames[1])
-    assert all(np.array_equal(ours, reference) for ours, reference in zip(frames, opencv))
+    assert all(np.array_equal(ours, theirs) for ours, theirs in zip(frames, reference))
+
+
+def test_the_converter_follows_a_change_of_frame_size_mid_stream():
+    rng = np.random.default_rng(2)
+    to_rgb = _RgbConverter()
+    for height, width in [(32, 64), (48, 80), (32, 64)]:
+        frame = av.VideoFrame.from_ndarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).reformat(format="yuv420p")
+        assert np.array_equal(to_rgb(frame), frame.to_ndarray(format="rgb24"))
+
+
+def test_decoding_ahead_in_a_thread_gives_the_same_frames_and_stops_with_the_caller():
+    path = shared("videos/single_face.mp4")
+    threads = threading.active_count()
+    ahead = list(VideoReader(path, prefetch=4).frames(10, 30))
+    inline = list(VideoReader(path, prefetch=0).frames(10, 30))
+    assert len(ahead) == 20 and all(np.array_equal(a, b) for a, b in zip(ahead, inline))
+    frames = VideoReader(path).frames()
+    next(frames)
+    frames.close()  # a caller leaving a for loop early
+    assert threading.active_count() == threads
 
 
 def test_memory_stays_bounded_on_a_long_video():
