@@ -34,11 +34,10 @@ def test_the_producers_error_is_raised_after_its_items():
         yield 2
         raise ValueError("packet 3 does not decode")
 
-    got = []
+    items = prefetched(produce, depth=4)
+    assert [next(items), next(items)] == [1, 2]
     with pytest.raises(ValueError, match="packet 3"):
-        for item in prefetched(produce, depth=4):
-            got.append(item)
-    assert got == [1, 2]
+        next(items)
 
 
 def test_leaving_early_stops_and_closes_the_producer_and_its_thread():

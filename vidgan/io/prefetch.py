@@ -44,7 +44,7 @@ def prefetched(produce: Callable[[], Generator[T, None, None]], depth: int) -> I
                     if not offer((True, item)):
                         return
             offer((False, None))
-        except BaseException as error:  # handed to the consumer, raised there
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, raised there
             offer((False, error))
 
     thread = threading.Thread(target=run, name="vidgan-prefetch", daemon=True)
