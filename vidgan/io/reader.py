@@ -27,9 +27,10 @@ class VideoReader:
     Rotation metadata is applied and every pixel format (10-bit, gray, 4:4:4, ...) is converted to
     RGB. Decoding is threaded twice over: FFmpeg decodes ``threads`` frames at once (default usable
     CPU cores + 1), and it runs in a background thread that keeps up to ``prefetch`` decoded frames
-    ready (0: decode in the caller's thread), so decoding overlaps with the conversion to RGB and
-    with the caller's own work on each frame. Memory stays bounded whatever the video's length:
-    the decoder's reference frames, ``threads`` frames in flight and ``prefetch`` ready.
+    ready (:meth:`clips`: at least a clip's worth; 0: decode in the caller's thread), so decoding
+    goes on while the caller works on what it was given. Memory stays bounded whatever the
+    video's length: the decoder's reference frames, ``threads`` frames in flight and the ones
+    decoded ahead.
 
     Frames are numbered ``0..len-1`` in presentation order; ``frames(start=...)`` seeks to the
     nearest keyframe and decodes forward, so seeking gives the same pixels as reading from the
@@ -91,6 +92,10 @@ class VideoReader:
         self, start: int = 0, stop: int | None = None
     ) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(frame_index, frame)`` for frames ``start..stop-1``."""
+        return self._indexed_frames(start, stop, self.prefetch)
+
+    def _indexed_frames(self, start: int, stop: int | None, ahead: int) -> Iterator[tuple[int, np.ndarray]]:
+        """:meth:`indexed_frames`, decoding up to ``ahead`` frames ahead in a thread (0: none)."""
         stop = len(self) if stop is None else min(stop, len(self))
         if not 0 <= start < len(self):
             if start == len(self) == stop:
@@ -98,8 +103,8 @@ class VideoReader:
             raise IndexError(f"{self.path}: frame {start} out of range 0..{len(self) - 1}")
         to_rgb = _RgbConverter()
         expected = start
-        if self.prefetch:
-            decoded = prefetched(lambda: self._decoded(start, stop), self.prefetch)
+        if ahead:
+            decoded = prefetched(lambda: self._decoded(start, stop), ahead)
         else:
             decoded = self._decoded(start, stop)
         for index, frame in decoded:
@@ -118,9 +123,13 @@ class VideoReader:
         drop_last: bool = False,
     ) -> Iterator[Clip]:
         """Yield :class:`Clip` s of ``length`` frames, ``stride`` apart (default: no overlap),
-        holding only ``length`` frames at a time. The last is shorter unless ``drop_last``."""
+        holding only ``length`` frames at a time. The last is shorter unless ``drop_last``.
+
+        While the caller works on a clip, the next one is decoded (``prefetch`` frames ahead,
+        at least ``length``; none with ``prefetch=0``).
+        """
         return cut_clips(
-            self.indexed_frames(start, stop),
+            self._indexed_frames(start, stop, max(self.prefetch, length) if self.prefetch else 0),
             video_id=self.video_id,
             fps=self.info.fps,
             length=length,
