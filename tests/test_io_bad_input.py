@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
+import av.logging
 import numpy as np
 import pytest
 
 from conftest import shared
 from vidgan.cli import main
-from vidgan.errors import InputError
+from vidgan.errors import DecodeError, InputError
 from vidgan.io import probe, write_audio
 
 
@@ -106,3 +109,22 @@ def test_concealed_corruption_converts_every_frame(tmp_path):
     assert main(["convert", str(shared("videos/megamind_corrupt.avi")), str(target), "--preset", "ultrafast",
                  "--size", "180"]) == 0
     assert probe(target).frames == 270
+
+
+def test_opening_from_many_threads_leaves_ffmpeg_logging_off(tmp_path):
+    """A Python log callback left installed deadlocks background decoding (FFmpeg's threads call
+    it while a thread holding the GIL closes their decoder): concurrent opens, failing ones
+    included, must leave FFmpeg's logging as they found it (off)."""
+    bad = tmp_path / "notes.mp4"
+    bad.write_text("not a video")
+
+    def attempt(path):
+        try:
+            return probe(path).frames
+        except DecodeError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(attempt, [shared("videos/single_face.mp4"), bad] * 24))
+    assert av.logging.get_level() is None
+    assert results[0] == 72 and "not a readable video" in results[1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import av
@@ -13,6 +14,9 @@ from vidgan.errors import DecodeError, InputError
 #: Largest frame vidgan agrees to decode (pixels). Checked from the header, before any
 #: frame buffer is allocated: a forged or broken header cannot make us allocate gigabytes.
 MAX_FRAME_PIXELS = 8192 * 8192
+
+#: One log capture at a time (see :func:`_open_explained`).
+_LOG_CAPTURE = threading.Lock()
 
 
 def check_input_file(path: str | os.PathLike[str]) -> Path:
@@ -65,15 +69,27 @@ def _video_stream(file: Path, container: av.container.InputContainer) -> av.Vide
 
 
 def _open_explained(file: Path) -> av.container.InputContainer:
-    """``av.open`` whose error carries FFmpeg's own last complaint (e.g. "moov atom not found")."""
-    previous = av.logging.get_level()
-    av.logging.set_level(av.logging.ERROR)
+    """``av.open`` whose error carries FFmpeg's own last complaint (e.g. "moov atom not found").
+
+    The file is opened with FFmpeg's logging left off; only when that fails is it opened again
+    with a log capture, one thread at a time, to explain why. A capture installs a Python log
+    callback for the whole process, and FFmpeg's decoder threads calling it while a thread holding
+    the GIL waits for them (closing a decoder) deadlock: readers decode in background threads,
+    so captures stay on the failure path, and the level is restored by the thread that set it.
+    """
     try:
-        with av.logging.Capture() as logs:
-            return av.open(str(file), metadata_errors="ignore")
+        return av.open(str(file), metadata_errors="ignore")
     except av.FFmpegError as error:
-        complaints = [message.strip() for _, _, message in logs if message.strip()]
-        reason = "; ".join(dict.fromkeys(complaints[-2:])) or error.strerror or type(error).__name__
-        raise DecodeError(file, f"not a readable video ({reason})") from None
-    finally:
-        av.logging.set_level(previous)
+        failure = error
+    with _LOG_CAPTURE:
+        previous = av.logging.get_level()
+        av.logging.set_level(av.logging.ERROR)
+        try:
+            with av.logging.Capture() as logs:
+                return av.open(str(file), metadata_errors="ignore")  # opened on a second try: fine
+        except av.FFmpegError:
+            complaints = [message.strip() for _, _, message in logs if message.strip()]
+            reason = "; ".join(dict.fromkeys(complaints[-2:])) or failure.strerror or type(failure).__name__
+            raise DecodeError(file, f"not a readable video ({reason})") from None
+        finally:
+            av.logging.set_level(previous)
