@@ -212,6 +212,7 @@ class _RgbConverter:
         self.reformatter = VideoReformatter()
         self.graph: av.filter.Graph | None = None
         self.graph_input: tuple[int, int, str] | None = None
+        self.source = self.sink = None  # the graph's buffer source and sink
 
     def __call__(self, frame: av.VideoFrame) -> np.ndarray:
         if frame.format.name not in _POOLED_FORMATS:
