@@ -128,3 +128,14 @@ def test_opening_from_many_threads_leaves_ffmpeg_logging_off(tmp_path):
         results = list(pool.map(attempt, [shared("videos/single_face.mp4"), bad] * 24))
     assert av.logging.get_level() is None
     assert results[0] == 72 and "not a readable video" in results[1]
+
+
+def test_the_same_broken_file_is_explained_alike_every_time(tmp_path):
+    """FFmpeg's complaint is captured again on a second open (PyAV skips a repeated message)."""
+    path = make_truncated_index_last(tmp_path)
+    errors = []
+    for _ in range(3):
+        with pytest.raises(DecodeError) as caught:
+            probe(path)
+        errors.append(str(caught.value))
+    assert errors == [f"{path}: not a readable video (moov atom not found)"] * 3

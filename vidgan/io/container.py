@@ -82,8 +82,9 @@ def _open_explained(file: Path) -> av.container.InputContainer:
     except av.FFmpegError as error:
         failure = error
     with _LOG_CAPTURE:
-        previous = av.logging.get_level()
+        previous, skipped = av.logging.get_level(), av.logging.get_skip_repeated()
         av.logging.set_level(av.logging.ERROR)
+        av.logging.set_skip_repeated(False)  # the same file's complaint again, in the next capture
         try:
             with av.logging.Capture() as logs:
                 return av.open(str(file), metadata_errors="ignore")  # opened on a second try: fine
@@ -93,3 +94,4 @@ def _open_explained(file: Path) -> av.container.InputContainer:
             raise DecodeError(file, f"not a readable video ({reason})") from None
         finally:
             av.logging.set_level(previous)
+            av.logging.set_skip_repeated(skipped)
