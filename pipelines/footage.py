@@ -43,11 +43,12 @@ class Fit:
     box: tuple[int, int, int, int] | None = None
 
     @classmethod
-    def around(cls, keypoints: Keypoints, source_size: tuple[int, int], size: tuple[int, int],
+    def around(cls, tracks: Keypoints | list[Keypoints], source_size: tuple[int, int], size: tuple[int, int],
                margin: float = 1.8) -> Fit:
-        """The fit whose crop holds every visible point of the track (its bounding box over all
-        frames, ``margin`` times larger, at the aspect of ``size``), moved inside the frame."""
-        xy = keypoints.xy[keypoints.visible]
+        """The fit whose crop holds every visible point of the track(s) (their bounding box over
+        all frames, ``margin`` times larger, at the aspect of ``size``), moved inside the frame."""
+        tracks = [tracks] if isinstance(tracks, Keypoints) else tracks
+        xy = np.concatenate([track.xy[track.visible] for track in tracks])
         if not len(xy):
             return cls(source_size, size)
         (x0, y0), (x1, y1) = xy.min(axis=0), xy.max(axis=0)

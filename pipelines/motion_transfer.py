@@ -2,73 +2,107 @@
 
 Dance transfer (Everybody Dance Now) drives a target person with a source dancer's body poses;
 face reenactment drives a target face with a driving face's expressions. Both are one workflow
-over a different kind of keypoints. Steps, each resumable in the workspace
-(:class:`~pipelines.workspace.Workspace`: a second run with the same arguments reuses them):
+over a different kind of keypoints. Everything that can be wrong with the inputs (unreadable
+videos, frame ranges, the output path, a face or body found in too few frames) is checked
+before any expensive step. Steps, each resumable in the workspace
+(:class:`~pipelines.workspace.Workspace`: a second run with the same arguments reuses them, and
+a run that fails after training keeps the trained model):
 
 1. ``tracks``    the keypoints of the target's and the driving video's frame ranges (body:
                  mediapipe, face: dlib; smoothed; the two videos side by side on Ray), or tracks
                  given as ``.npz``;
 2. ``clips``     both ranges fitted to the model's frame size (bodies: the centred frame; faces:
-                 a crop around the face over the whole clip), with their keypoints;
-3. ``retarget``  the driving keypoints moved onto the target: global pose normalisation (body)
-                 or expression transfer onto the target's neutral face (face);
-4. ``dataset``   target frames paired with their conditioning maps (+ head boxes for the face GAN);
-5. ``train``     a vid2vid model of the target (skipped with ``model=DIR``);
-6. ``generate``  the result, in chunks that carry the previous frames across chunk borders,
-                 encoded with the driving video's audio; plus a driving | maps | result panel;
-7. ``evaluate``  keypoints re-extracted from the result against the retargeted ones (PCK for
-                 bodies, NME for faces) and the warping error of the result against the same
-                 generator run frame by frame (no temporal parts);
-8. ``<out>.report.html`` beside the output.
+                 a crop around the face over the whole clip, one crop for both when the driving
+                 and the target are the same video), with their keypoints;
+3. ``retarget``  the driving keypoints moved onto the target: global pose normalisation (body);
+                 for faces the driving expressions on the target's face, with the target's own
+                 head motion (``head_pose: target``, the target video looped back and forth when
+                 the driving is longer) or the driving's (``head_pose: driving``);
+4. ``dataset``   the target's frames with their keypoints and maps (reference frames for the
+                 ``ref_warp`` generator, paired clips for ``vid2vid``);
+5. ``train``     the generator of the target (skipped with ``model=DIR``);
+6. ``generate``  the model-size frames: the result (temporally smoothed), the same generator
+                 frame by frame, and two baselines without a network: the nearest target frame
+                 by keypoints and that frame warped onto the driving keypoints;
+7. ``compose``   the output video with the driving video's audio (none: silent): for faces the
+                 target's full frames with the generated face pasted back through a feathered
+                 face mask (outside it every pixel is the target's); for bodies the model frames;
+8. ``evaluate``  per method, on its output: keypoints found (a share under 90 % is reported as a
+                 failure), PCK (bodies) or NME and mouth-opening correlation (faces) against the
+                 retargeted keypoints, sharpness of the face/body region against the real
+                 target's, warping error; plus ``<out>.report.html`` beside the output.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import cv2
 import numpy as np
+import torch
 
 from pipelines.footage import Fit, fps_of, frame_range, select_frames, write_fitted_clip
 from pipelines.report import write_report
 from pipelines.workspace import Workspace, file_digest
 from vidgan.config import load_config
-from vidgan.errors import InputError, VidganError
-from vidgan.io import VideoReader, VideoWriter, probe
+from vidgan.data.reference_frames import REFERENCES_FILE, ReferenceFrames
+from vidgan.errors import InputError, OutputError, VidganError
+from vidgan.io import VideoInfo, VideoReader, VideoWriter, probe
 from vidgan.io.atomic import atomic_path
 from vidgan.keypoints import Keypoints, PoseNormalizer, load_tracks, transfer_expression
-from vidgan.keypoints.align import head_boxes
+from vidgan.keypoints.align import apply_transform, estimate_similarity, head_boxes, paste_back
+from vidgan.keypoints.normalize import STABLE_FACE_POINTS
 from vidgan.keypoints.render import render_track
+from vidgan.keypoints.retrieval import PoseIndex, retrieval_weights
+from vidgan.keypoints.warp import warp_frames
+from vidgan.progress import progress
 from vidgan.stages import StageSpec, make_runner
 from vidgan.stages.base import Resources, batch_to_rows, rows_to_batch
+from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import ExtractTrack, TrackSettings
 from vidgan.train.experiment import ExperimentConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+#: A video whose keypoints are found in fewer of the selected frames is refused before training.
+MIN_FOUND = 0.5
+#: Keypoints re-found in fewer of a result's frames make its figures a reported failure.
+MIN_RESULT_FOUND = 0.9
+#: The methods a run generates and scores, in the panel's and the report's order.
+METHODS = ("nearest", "warp_only", "result")
 
 Kind = Literal["dance", "face"]
+Generator = Literal["ref_warp", "vid2vid"]
 
 
 @dataclass(frozen=True)
 class MotionTransferConfig:
     """A run of ``vidgan transfer`` (``kind: dance``) or ``vidgan reenact`` (``kind: face``);
-    presets ``configs/pipelines/transfer.yaml`` / ``reenact.yaml``, CLI flags set the same keys.
+    CLI flags set the same keys.
 
-    ``driving``: the source dancer / driving face; ``target``: who performs it. ``preset``:
-    ``cpu-small`` | ``gpu-256`` | ``gpu-512`` (``configs/models/vid2vid[_face]_<preset>.yaml``) or a
-    path to a vid2vid model config; ``train``: ``key=value`` overrides of it (``train.minutes=5``).
+    ``driving``: the source dancer / driving face; ``target``: who performs it. ``generator``:
+    ``ref_warp`` (the target's frames warped onto the driving keypoints and repaired by a
+    network, the default) or ``vid2vid`` (drawn from the pose maps alone). ``preset``:
+    ``cpu-small`` | ``gpu-256`` | ``gpu-512`` (``configs/models/<generator>[_face]_<preset>.yaml``)
+    or a path to a model config; ``train``: ``key=value`` overrides of it (``train.minutes=5``).
     ``model``: a trained target model folder (skips dataset and training). ``target_frames`` /
     ``driving_frames``: Python slices (``0:200``, ``-80:``). ``target_track`` / ``driving_track``:
     ``.npz`` keypoint tracks of the whole videos (skip extraction). ``workspace``: default
     ``<out>.work`` beside the output. ``retarget: false`` drives with the raw driving keypoints.
+    ``head_pose`` (faces): ``target`` keeps the target video's head motion, ``driving`` takes
+    the driving's. ``smoothing``: weight of the previous output in the flow-guided temporal
+    blend of ``ref_warp`` results (0: off).
     """
 
     kind: Kind = "dance"
     driving: str = ""
     target: str = ""
     out: str = "out/transfer.mp4"
+    generator: Generator = "ref_warp"
     preset: str = "cpu-small"
     train: list[str] = field(default_factory=list)
     model: str | None = None
@@ -78,6 +112,8 @@ class MotionTransferConfig:
     target_track: str | None = None
     driving_track: str | None = None
     retarget: bool = True
+    head_pose: Literal["target", "driving"] = "target"
+    smoothing: float = 0.5
     tracking: TrackSettings = field(default_factory=TrackSettings)
     runner: Literal["local", "ray"] = "local"
     address: str | None = None
@@ -90,6 +126,8 @@ class MotionTransferConfig:
             raise ValueError("both a driving and a target video are needed")
         if self.chunk < 1:
             raise ValueError(f"chunk must be >= 1, got {self.chunk}")
+        if not 0 <= self.smoothing < 1:
+            raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing}")
         expected = "body" if self.kind == "dance" else "face"
         if self.tracking.what != expected:
             raise ValueError(f"{self.kind} transfer tracks {expected} keypoints, got tracking.what={self.tracking.what}")
@@ -105,44 +143,110 @@ class MotionTransferReport:
     workspace: Path
 
     def describe(self) -> str:
-        figures = ", ".join(f"{k} {v:.4g}" for k, v in self.metrics.items())
-        return f"result: {self.out}\nreport: {self.report}\nworkspace: {self.workspace}\n{figures}"
+        lines = [f"result: {self.out}", f"report: {self.report}", f"workspace: {self.workspace}"]
+        lines += [describe_metrics(self.metrics)]
+        return "\n".join(lines)
+
+
+def describe_metrics(metrics: dict[str, float]) -> str:
+    """One line per method: its figures, and the failure when its keypoints were rarely found."""
+    lines = [f"evaluated on {int(metrics['frames'])} frames" if "frames" in metrics else "not evaluated"]
+    for method in METHODS:
+        figures = {k.split("/", 1)[1]: v for k, v in metrics.items() if k.startswith(f"{method}/")}
+        if not figures:
+            continue
+        text = ", ".join(f"{k} {v:.4g}" for k, v in figures.items())
+        found = figures.get("found", 1.0)
+        failure = f"  FAILED: keypoints found in only {found:.0%} of the frames" if found < MIN_RESULT_FOUND else ""
+        lines.append(f"{method}: {text}{failure}")
+    return "\n".join(lines)
 
 
 def model_config(config: MotionTransferConfig) -> ExperimentConfig:
-    """The vid2vid experiment of ``config.preset`` with ``config.train`` overrides applied."""
-    prefix = "vid2vid_" if config.kind == "dance" else "vid2vid_face_"
+    """The experiment of ``config.preset`` for ``config.generator`` with ``config.train`` applied."""
+    prefix = f"{config.generator}_" + ("" if config.kind == "dance" else "face_")
     preset = Path(config.preset)
     if not preset.suffix:
         preset = CONFIGS / f"{prefix}{config.preset.replace('-', '_')}.yaml"
     if not preset.is_file():
         names = sorted(p.stem.removeprefix(prefix).replace("_", "-") for p in CONFIGS.glob(f"{prefix}*.yaml"))
         raise InputError(preset, f"no such preset; choose one of {', '.join(names)} or give a config path")
-    return load_config(ExperimentConfig, preset, config.train)
+    experiment = load_config(ExperimentConfig, preset, config.train)
+    if experiment.family != config.generator:
+        raise InputError(preset, f"is a {experiment.family} config; generator is {config.generator}")
+    return experiment
 
 
 def frame_size(experiment: ExperimentConfig, footage: tuple[int, int]) -> tuple[int, int]:
     """The model's ``(H, W)``: ``data.size`` when it is ``[H, W]``; when it is one number S, the
     size of S x S pixels at the aspect of the target ``footage (H, W)`` (portrait dancers stay
-    whole), both sides multiples of what the generator needs (2 ** (n_downsample + n_scales - 1))."""
+    whole), both sides multiples of what the generator needs."""
     size = experiment.data.get("size")
     if size is None:
-        raise VidganError("a vid2vid preset for a workflow must set data.size ([H, W] or H)")
+        raise VidganError("a preset for a workflow must set data.size ([H, W] or H)")
     if not isinstance(size, int):
         return int(size[0]), int(size[1])
-    model = experiment.model
-    multiple = 2 ** (model.get("n_downsample", 3) + model.get("n_scales", 1) - 1)
+    multiple = _size_multiple(experiment)
     aspect = footage[1] / footage[0]
     height, width = size / aspect**0.5, size * aspect**0.5
     return (max(multiple, round(height / multiple) * multiple), max(multiple, round(width / multiple) * multiple))
 
 
-def retarget(kind: Kind, driving: Keypoints, target: Keypoints) -> Keypoints:
-    """Driving keypoints moved onto the target: Everybody Dance Now's global pose normalisation
-    (body) or the driving expressions on the target's neutral face (face)."""
+def _size_multiple(experiment: ExperimentConfig) -> int:
+    model = experiment.model
+    if experiment.family == "ref_warp":
+        return 2 ** len(model.get("channels", (32, 64, 128, 256)))
+    return 2 ** (model.get("n_downsample", 3) + model.get("n_scales", 1) - 1)
+
+
+def pingpong(count: int, length: int) -> np.ndarray:
+    """``(count,)`` indices into ``length`` frames going forth and back (0, 1, .., n-1, n-2, .., 1, 0, 1, ..)."""
+    if length == 1:
+        return np.zeros(count, np.int64)
+    period = np.arange(count) % (2 * length - 2)
+    return np.where(period < length, period, 2 * length - 2 - period)
+
+
+def retarget(kind: Kind, driving: Keypoints, target: Keypoints, head_pose: str = "target") -> Keypoints:
+    """Driving keypoints moved onto the target. Bodies: Everybody Dance Now's global pose
+    normalisation. Faces: the driving expressions on the target's neutral face
+    (:func:`transfer_expression`), then posed like the target's frame :func:`pingpong` (i) of
+    the target track (``head_pose="target"``) or moved as the driving head moves from its neutral
+    face (``"driving"``)."""
     if kind == "dance":
         return PoseNormalizer().fit(driving, target)(driving)
-    return transfer_expression(driving, _neutral_face(target), _neutral_face(driving))
+    target_neutral, driving_neutral = _neutral_face(target), _neutral_face(driving)
+    expressions = transfer_expression(driving, target_neutral, driving_neutral)
+    stable = list(STABLE_FACE_POINTS)
+    if head_pose == "target":
+        poses = target.xy[pingpong(len(driving), len(target))]
+        motion = _similarities(target_neutral[:, :2], poses, stable)
+    else:
+        to_target = _similarities(driving_neutral[:, :2], target_neutral[None, :, :2], stable)[0]
+        back = _similarities(target_neutral[:, :2], driving_neutral[None, :, :2], stable)[0]
+        driven = _similarities(driving_neutral[:, :2], driving.xy, stable)
+        motion = np.stack([_compose(to_target, _compose(d, back)) for d in driven])
+    points = expressions.points.copy()
+    moved = apply_transform(torch.from_numpy(motion), torch.from_numpy(points[..., :2].astype(np.float64)))
+    points[..., :2] = moved.numpy()
+    return expressions.with_points(points)
+
+
+def _similarities(source: np.ndarray, targets: np.ndarray, stable: list[int]) -> np.ndarray:
+    """``(T, 2, 3)`` similarities taking ``source (K, 2)`` onto each of ``targets (T, K, 2)`` on
+    the ``stable`` points; the identity where a target has fewer than two of them."""
+    result = np.tile(np.eye(2, 3), (len(targets), 1, 1))
+    usable = np.isfinite(targets[:, stable]).all(-1).sum(-1) >= 2
+    if usable.any():
+        sources = torch.from_numpy(np.repeat(source[None, stable].astype(np.float64), usable.sum(), axis=0))
+        result[usable] = estimate_similarity(sources, torch.from_numpy(targets[usable][:, stable].astype(np.float64))).numpy()
+    return result
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The ``(2, 3)`` affine ``outer(inner(x))``."""
+    a, b = np.vstack([outer, [0, 0, 1]]), np.vstack([inner, [0, 0, 1]])
+    return (a @ b)[:2]
 
 
 def _neutral_face(track: Keypoints) -> np.ndarray:
@@ -154,16 +258,33 @@ def _neutral_face(track: Keypoints) -> np.ndarray:
     return np.median(track.points[complete], axis=0)
 
 
+def check_output(out: Path, inputs: list[str | os.PathLike[str] | None]) -> None:
+    """Refuse an output that cannot be written or would overwrite an input, before any work."""
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise OutputError(out, f"the output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
+    if out.is_dir():
+        raise OutputError(out, "is a directory; give a video file path")
+    resolved = out.resolve()
+    for path in inputs:
+        if path is not None and Path(path).resolve() == resolved:
+            raise OutputError(out, "is also an input of this run; choose another output path")
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(out, f"cannot be written: {parent} is not a writable folder")
+
+
 def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = None) -> MotionTransferReport:
     """Run (or resume) every step and return where the result and its report are."""
-    from vidgan.models.vid2vid import Vid2Vid
-
     out = Path(config.out)
-    workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     experiment = model_config(config)
+    check_output(out, [config.driving, config.target, config.target_track, config.driving_track])
     driving_info, target_info = probe(config.driving), probe(config.target)
     size = frame_size(experiment, target_info.size if config.kind == "dance" else (1, 1))  # faces: square crops
-    face_refine = bool(experiment.model.get("face_refine", False))
+    if config.model is not None and not Path(config.model).is_dir():
+        raise InputError(config.model, "no such model folder")
+    workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     clips = {
         "target": (config.target, frame_range(config.target_frames, target_info.frames, path=config.target), target_info),
         "driving": (config.driving, frame_range(config.driving_frames, driving_info.frames, path=config.driving),
@@ -176,57 +297,49 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
                     "given": {k: file_digest(v) if v else None for k, v in given.items()}}
     workspace.step("tracks", track_inputs, ["target_track_raw.npz", "driving_track_raw.npz"],
                    lambda: _tracks(config, clips, given, workspace))
+    _require_found(config, clips, workspace)
 
-    def write_clips() -> None:
-        for name, (video, (start, stop), info) in clips.items():
-            raw = load_tracks(workspace.path(f"{name}_track_raw.npz"))[0]
-            # bodies: the whole (centred) frame, normalisation handles the framing; faces: around the face
-            fit = Fit(info.size, size) if config.kind == "dance" else Fit.around(raw, info.size, size)
-            write_fitted_clip(video, start, stop, fit, workspace.path(f"{name}.mp4"))
-            fit.keypoints(raw).save(workspace.path(f"{name}_track.npz"))
-
-    workspace.step("clips", track_inputs, ["target.mp4", "driving.mp4", "target_track.npz", "driving_track.npz"],
-                   write_clips)
+    same_video = Path(config.driving).resolve() == Path(config.target).resolve()
+    workspace.step("clips", track_inputs, ["target.mp4", "driving.mp4", "target_track.npz", "driving_track.npz",
+                                           "fits.json"],
+                   lambda: _write_clips(config, clips, size, same_video, workspace))
     target = load_tracks(workspace.path("target_track.npz"))[0]
     driving_raw = load_tracks(workspace.path("driving_track.npz"))[0]
 
     def write_retargeted() -> None:
-        moved = retarget(config.kind, driving_raw, target) if config.retarget else driving_raw
+        moved = retarget(config.kind, driving_raw, target, config.head_pose) if config.retarget else driving_raw
         moved.save(workspace.path("retargeted.npz"))
 
-    retarget_inputs = {**track_inputs, "retarget": config.retarget}
+    retarget_inputs = {**track_inputs, "retarget": config.retarget, "head_pose": config.head_pose}
     workspace.step("retarget", retarget_inputs, ["retargeted.npz"], write_retargeted)
     driving = load_tracks(workspace.path("retargeted.npz"))[0]
 
+    face_refine = bool(experiment.model.get("face_refine", False))
     model_dir = Path(config.model) if config.model else workspace.path("train") / "model"
     if config.model is None:
-        dataset_inputs = {**track_inputs, "face_refine": face_refine}
+        dataset_inputs = {**track_inputs, "generator": config.generator, "face_refine": face_refine}
         workspace.step("dataset", dataset_inputs, ["dataset"],
-                       lambda: _write_dataset(workspace, target, size, face_refine))
+                       lambda: _write_dataset(config.generator, workspace, target, size, face_refine))
         training = _training_config(experiment, workspace, size)
         workspace.step("train", {**dataset_inputs, "experiment": asdict(training)}, ["train/model"],
                        lambda: _train(training, workspace))
-    model = Vid2Vid.from_pretrained(model_dir)
 
     maps = render_track(driving, size)
-    boxes = head_boxes(driving) if face_refine else None
-    driving_start = clips["driving"][1][0] / float(driving_info.fps)
-    generate_inputs = {**retarget_inputs, "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk}
-
-    def generate() -> None:
-        from vidgan.stages.generate import generate_video
-
-        generate_video(model, maps, out, driving_info.fps, face_boxes=boxes, chunk=config.chunk, device=config.device,
-                       audio_from=config.driving if driving_info.has_audio else None, audio_start=driving_start)
-        _write_panel(workspace.path("driving.mp4"), maps, out, workspace.path("panel.mp4"))
-
-    workspace.step("generate", {**generate_inputs, "out": str(out.resolve())}, [str(out.resolve()), "panel.mp4"],
-                   generate)
+    generate_inputs = {**retarget_inputs, "generator": config.generator, "smoothing": config.smoothing,
+                       "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk}
+    outputs = [f"{method}.mp4" for method in METHODS] + ["frame_by_frame.mp4", "references.npy"]
+    workspace.step("generate", generate_inputs, outputs,
+                   lambda: _generate(config, model_dir, maps, driving, face_refine, workspace))
+    fps = driving_info.fps
+    compose_inputs = {**generate_inputs, "out": str(out.resolve())}
+    workspace.step("compose", compose_inputs, [str(out.resolve()), *(f"composed_{m}.mp4" for m in METHODS[:-1]),
+                                               "panel.mp4"],
+                   lambda: _compose_all(config, clips, driving, maps, out, fps, workspace))
 
     metrics: dict[str, float] = {}
     if config.evaluate:
-        workspace.step("evaluate", {**generate_inputs, "out": file_digest(out)}, ["metrics.json"],
-                       lambda: _evaluate(config, model, maps, boxes, driving, out, workspace))
+        workspace.step("evaluate", {**compose_inputs, "out": file_digest(out)}, ["metrics.json"],
+                       lambda: _evaluate(config, clips, driving, target, out, workspace))
         metrics = json.loads(workspace.path("metrics.json").read_text())
     report = _report(config, out, workspace, metrics, model_dir)
     return MotionTransferReport(out, report, metrics, workspace.root)
@@ -253,31 +366,70 @@ def _tracks(config: MotionTransferConfig, clips: dict[str, Any], given: dict[str
             for row in runner.run(rows, [spec]):
                 if row["status"] != "written":
                     raise InputError(row["video"], f"keypoint extraction failed: {row['error']}")
-    for name, (video, _, _) in clips.items():
+
+
+def _require_found(config: MotionTransferConfig, clips: dict[str, Any], workspace: Workspace) -> None:
+    """Refuse (before training) a video whose face/body is found in too few selected frames."""
+    for name, (video, (start, stop), _) in clips.items():
         tracks = load_tracks(workspace.path(f"{name}_track_raw.npz"))
-        if not tracks or not tracks[0].detected_frames.any():
-            raise InputError(video, f"no {config.tracking.what} found in the selected frames")
+        found = float(tracks[0].detected_frames.mean()) if tracks else 0.0
+        if found < MIN_FOUND:
+            raise InputError(video, f"a {config.tracking.what} is found in {found:.0%} of frames {start}:{stop} "
+                                    f"(at least {MIN_FOUND:.0%} needed)")
 
 
-def _write_dataset(workspace: Workspace, target: Keypoints, size: tuple[int, int], face_refine: bool) -> None:
-    from vidgan.data.paired_video import write_paired_dataset
+def _write_clips(config: MotionTransferConfig, clips: dict[str, Any], size: tuple[int, int], same_video: bool,
+                 workspace: Workspace) -> None:
+    """Both ranges fitted to the model size, their keypoints moved along, and the fits kept."""
+    raw = {name: load_tracks(workspace.path(f"{name}_track_raw.npz"))[0] for name in clips}
+    fits = {}
+    for name, (video, (start, stop), info) in clips.items():
+        if config.kind == "dance":
+            fit = Fit(info.size, size)
+        else:  # faces: around the face; the same framing for both when they are one video
+            around = [raw["target"], raw["driving"]] if same_video else [raw[name]]
+            fit = Fit.around(around, info.size, size)
+        write_fitted_clip(video, start, stop, fit, workspace.path(f"{name}.mp4"))
+        fit.keypoints(raw[name]).save(workspace.path(f"{name}_track.npz"))
+        fits[name] = fit.crop
+    with atomic_path(workspace.path("fits.json")) as temporary:
+        temporary.write_text(json.dumps(fits))
 
+
+def _write_dataset(generator: str, workspace: Workspace, target: Keypoints, size: tuple[int, int],
+                   face_refine: bool) -> None:
     frames = np.stack(list(VideoReader(workspace.path("target.mp4"))))
     if len(frames) != len(target):
         raise VidganError(f"{workspace.path('target.mp4')}: {len(frames)} frames but {len(target)} keypoint frames")
-    write_paired_dataset(frames, render_track(target, size), workspace.path("dataset"),
+    maps = render_track(target, size)
+    if generator == "ref_warp":
+        workspace.path("dataset").mkdir(exist_ok=True)
+        ReferenceFrames(frames, target.points, maps, target.skeleton.name).save(
+            workspace.path("dataset") / REFERENCES_FILE)
+        return
+    from vidgan.data.paired_video import write_paired_dataset
+
+    write_paired_dataset(frames, maps, workspace.path("dataset"),
                          face_boxes=head_boxes(target) if face_refine else None, sequence_id="target")
 
 
 def _training_config(experiment: ExperimentConfig, workspace: Workspace, size: tuple[int, int]) -> ExperimentConfig:
-    data = {**experiment.data, "folder": str(workspace.path("dataset").resolve()), "size": list(size)}
-    return ExperimentConfig(family="vid2vid", model=experiment.model, data=data, losses=experiment.losses,
+    data = {**experiment.data, "size": list(size)}
+    if experiment.family == "ref_warp":
+        data = {k: v for k, v in data.items() if k != "size"}
+        data["file"] = str((workspace.path("dataset") / REFERENCES_FILE).resolve())
+    else:
+        data["folder"] = str(workspace.path("dataset").resolve())
+    return ExperimentConfig(family=experiment.family, model=experiment.model, data=data, losses=experiment.losses,
                             train=experiment.train)
 
 
 def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
     """Train into ``train/``, resuming its checkpoints only if they come from the same settings
-    (a longer budget continues the run; any other change starts a new one)."""
+    (a longer budget continues the run; any other change starts a new one). A ``ref_warp`` model
+    folder gets the reference frames it draws from."""
+    import shutil
+
     import yaml
 
     from vidgan.config import to_dict
@@ -290,43 +442,176 @@ def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
     resume = saved.exists() and comparable(yaml.safe_load(saved.read_text())) == comparable(to_dict(experiment))
     if saved.exists() and not resume:
         print("[train] the settings changed: training a new model", file=workspace.log)
-    run_experiment(experiment, workspace.path("train"), resume=resume)
+    result = run_experiment(experiment, workspace.path("train"), resume=resume)
+    if experiment.family == "ref_warp" and result.exported is not None:
+        shutil.copyfile(experiment.data["file"], Path(result.exported) / REFERENCES_FILE)
 
 
-def _write_panel(driving: Path, maps: np.ndarray, result: Path, out: Path) -> None:
-    """driving | conditioning maps | result, side by side, with the result's audio."""
-    with VideoWriter(out, fps_of(result), crf=20, preset="veryfast", audio_from=result) as writer:
-        for frame, conditioning, generated in zip(VideoReader(driving), maps, VideoReader(result), strict=False):
-            if conditioning.shape[2] == 1:
-                conditioning = np.repeat(conditioning, 3, axis=2)
-            writer.write(np.concatenate([frame, conditioning, generated], axis=1))
+def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, driving: Keypoints,
+              face_refine: bool, workspace: Workspace) -> None:
+    """Model-size frames of every method, as lossless-ish videos in the workspace, and the
+    reference chosen for each frame (``references.npy``)."""
+    bank = ReferenceFrames.load(workspace.path("dataset") / REFERENCES_FILE) if config.model is None \
+        else ReferenceFrames.load(model_dir)
+    weights = retrieval_weights(driving.skeleton)
+    model = None
+    if config.generator == "ref_warp":
+        from vidgan.models.ref_warp import RefWarp
 
+        model = RefWarp.from_pretrained(model_dir)
+        references = model.config["references"]
+    else:
+        references = 1
+    gap = 8
+    chosen = PoseIndex(bank.points, weights).follow(driving.points, references, separation=gap)
+    np.save(workspace.path("references.npy"), chosen)
+    fps = fps_of(workspace.path("driving.mp4"))
 
-def _evaluate(config: MotionTransferConfig, model: Any, maps: np.ndarray, boxes: np.ndarray | None,
-              driving: Keypoints, out: Path, workspace: Workspace) -> None:
-    from vidgan.metrics import nme, pck, warping_error
+    def write(name: str, batches) -> None:
+        with VideoWriter(workspace.path(f"{name}.mp4"), fps, crf=12, preset="veryfast") as writer:
+            for frames in progress(batches, desc=f"generate {name}"):
+                writer.write_all(frames)
+
+    write("nearest", (bank.frames[chosen[start : start + 32, 0]] for start in range(0, len(chosen), 32)))
+    write("warp_only", warp_frames(bank.frames, bank.points, chosen[:, 0], driving.points))
+    if model is not None:
+        from vidgan.train.trainer import resolve_device
+
+        model = model.to(resolve_device(config.device)).eval()
+        write("frame_by_frame", model.render(maps, driving.points, bank.frames, bank.points, chosen))
+        blender = FlowBlender(config.smoothing)
+        write("result", ([blender(frame) for frame in frames] for frames in
+                         [[*VideoReader(workspace.path("frame_by_frame.mp4"))]]))
+        return
+    from vidgan.models.vid2vid import Vid2Vid
     from vidgan.stages.generate import generate_video
 
-    baseline = workspace.path("frame_by_frame.mp4")
-    generate_video(model, maps, baseline, fps_of(out), face_boxes=boxes, temporal=False, chunk=config.chunk,
-                   device=config.device)
-    extracted = workspace.path("result_track.npz")
-    extractor = ExtractTrack({**asdict(config.tracking), "smooth": "none"})
-    [row] = batch_to_rows(extractor(rows_to_batch([{"video": str(out), "start": 0, "stop": len(maps),
-                                                    "out": str(extracted)}])))
-    if row["status"] != "written":
-        raise InputError(out, f"keypoint extraction failed: {row['error']}")
-    tracks = load_tracks(extracted)
-    result = tracks[0] if tracks else Keypoints.missing(len(driving), driving.skeleton)
-    metrics = {"frames": float(len(maps))}
-    if config.kind == "dance":
-        metrics.update({"pck@0.2": pck(result, driving, alpha=0.2), "pck@0.1": pck(result, driving, alpha=0.1)})
+    model = Vid2Vid.from_pretrained(model_dir)
+    boxes = head_boxes(driving) if face_refine else None
+    for name, temporal in (("result", True), ("frame_by_frame", False)):
+        generate_video(model, maps, workspace.path(f"{name}.mp4"), fps, face_boxes=boxes, temporal=temporal,
+                       chunk=config.chunk, device=config.device)
+
+
+def _compose_all(config: MotionTransferConfig, clips: dict[str, Any], driving: Keypoints, maps: np.ndarray,
+                 out: Path, fps: Any, workspace: Workspace) -> None:
+    """The output (with the driving audio when it has some), each baseline composed alike, and
+    the panel driving | maps | nearest | warp only | result (model size)."""
+    video, (start, _), info = clips["driving"]
+    audio = {"audio_from": video, "audio_start": start / float(info.fps)} if info.has_audio else {}
+    for method in METHODS:
+        target = out if method == "result" else workspace.path(f"composed_{method}.mp4")
+        frames = VideoReader(workspace.path(f"{method}.mp4"))
+        with VideoWriter(target, fps, crf=18, preset="veryfast", **(audio if method == "result" else {})) as writer:
+            if config.kind == "dance":
+                writer.write_all(progress(frames, total=len(driving), desc=f"compose {method}"))
+            else:
+                for frame in _face_composites(clips, driving, frames, workspace, method):
+                    writer.write(frame)
+    with VideoWriter(workspace.path("panel.mp4"), fps, crf=20, preset="veryfast") as writer:
+        columns = [VideoReader(workspace.path("driving.mp4")), maps,
+                   *(VideoReader(workspace.path(f"{m}.mp4")) for m in METHODS)]
+        for row in zip(*columns, strict=False):
+            row = [np.repeat(c, 3, axis=2) if c.shape[2] == 1 else c for c in row]
+            writer.write(np.concatenate(row, axis=1))
+
+
+def _face_composites(clips: dict[str, Any], driving: Keypoints, crops: VideoReader, workspace: Workspace,
+                     method: str):
+    """Target frames at full resolution (frame :func:`pingpong` (i) of its range) with crop i
+    pasted back where the face is: the hull of the driving face and of the target frame's face,
+    grown and feathered; every pixel outside stays the target's."""
+    video, (start, stop), info = clips["target"]
+    box = json.loads(workspace.path("fits.json").read_text())["target"]
+    target = load_tracks(workspace.path("target_track.npz"))[0]
+    originals = np.stack(list(VideoReader(video).frames(start, stop)))
+    base = pingpong(len(driving), len(originals))
+    x0, y0, width, height = box
+    for i, crop in enumerate(progress(crops, total=len(driving), desc=f"compose {method}")):
+        size = crop.shape[0]
+        scale = size / width
+        transform = torch.tensor([[[scale, 0, -x0 * scale], [0, size / height, -y0 * size / height]]], dtype=torch.float64)
+        region = face_region([driving.xy[i], target.xy[base[i]]], size)
+        image = torch.from_numpy(originals[base[i]]).permute(2, 0, 1)[None].double()
+        pasted = paste_back(image, torch.from_numpy(crop).permute(2, 0, 1)[None].double(), transform, 0.02,
+                            torch.from_numpy(region)[None, None])
+        yield pasted[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
+
+
+def face_region(faces: list[np.ndarray], size: int, grow: float = 0.12) -> np.ndarray:
+    """``(size, size)`` float mask in [0, 1]: the convex hull of the given faces' points ``(68, 2)``
+    (NaN skipped), grown by ``grow`` of the crop and feathered by a Gaussian of that width."""
+    points = np.concatenate([f[np.isfinite(f).all(-1)] for f in faces])
+    mask = np.zeros((size, size), np.float32)
+    if len(points) < 3:
+        return mask
+    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1.0)
+    radius = max(1, round(grow * size / 2))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
+    return cv2.GaussianBlur(mask, (0, 0), radius / 2)
+
+
+def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keypoints, target: Keypoints,
+              out: Path, workspace: Workspace) -> None:
+    """Every method's figures (module docstring), on the frames it outputs."""
+    from vidgan.metrics import (
+        detection_rate,
+        mouth_correlation,
+        nme,
+        pck,
+        region_masks,
+        sharpness_ratio,
+        warping_error,
+    )
+
+    face = config.kind == "face"
+    if face:  # the composites are full target frames: their keypoints are scored in those pixels
+        box = json.loads(workspace.path("fits.json").read_text())["target"]
+        expected = _to_source(driving, box, driving.image_size)
+        _, (start, stop), _ = clips["target"]
+        real = np.stack(list(VideoReader(clips["target"][0]).frames(start, stop)))
+        raw = load_tracks(workspace.path("target_track_raw.npz"))[0]
+        base = pingpong(len(driving), len(real))
+        real, real_points = real[base], raw.points[base]
     else:
-        metrics["nme"] = nme(result, driving)
-    metrics["warping_error"] = warping_error(np.stack(list(VideoReader(out))))
-    metrics["warping_error_frame_by_frame"] = warping_error(np.stack(list(VideoReader(baseline))))
+        expected = driving
+        real = np.stack(list(VideoReader(workspace.path("target.mp4"))))
+        real_points = target.points
+    metrics: dict[str, float] = {"frames": float(len(driving))}
+    extractor = ExtractTrack({**asdict(config.tracking), "smooth": "none"})
+    real_masks = region_masks(real_points, real.shape[1:3])
+    for method in METHODS:
+        video = out if method == "result" else workspace.path(f"composed_{method}.mp4")
+        frames = np.stack(list(VideoReader(video)))
+        track = _extract(extractor, video, len(frames), workspace.path(f"{method}_track.npz"), driving)
+        figures = {"found": detection_rate(track)}
+        if face:
+            figures.update({"nme": nme(track, expected), "mouth_corr": mouth_correlation(track, expected)})
+        else:
+            figures.update({"pck@0.2": pck(track, expected, alpha=0.2), "pck@0.1": pck(track, expected, alpha=0.1)})
+        figures["sharpness"] = sharpness_ratio(frames, real, region_masks(expected, frames.shape[1:3]), real_masks)
+        figures["warping_error"] = warping_error(frames)
+        metrics.update({f"{method}/{k}": v for k, v in figures.items()})
+    metrics["frame_by_frame/warping_error"] = warping_error(np.stack(list(VideoReader(workspace.path("frame_by_frame.mp4")))))
     with atomic_path(workspace.path("metrics.json")) as temporary:
         temporary.write_text(json.dumps(metrics, indent=2))
+
+
+def _to_source(keypoints: Keypoints, box: list[int], size: tuple[int, int]) -> Keypoints:
+    """Keypoints of a fitted clip (``size``) back in the source pixels of the fit's ``box``."""
+    x0, y0, width, height = box
+    points = keypoints.points.copy()
+    points[..., 0] = points[..., 0] * width / size[1] + x0
+    points[..., 1] = points[..., 1] * height / size[0] + y0
+    return keypoints.with_points(points)
+
+
+def _extract(extractor: ExtractTrack, video: Path, frames: int, out: Path, like: Keypoints) -> Keypoints:
+    [row] = batch_to_rows(extractor(rows_to_batch([{"video": str(video), "start": 0, "stop": frames, "out": str(out)}])))
+    if row["status"] != "written":
+        raise InputError(video, f"keypoint extraction failed: {row['error']}")
+    tracks = load_tracks(out)
+    return tracks[0] if tracks else Keypoints.missing(frames, like.skeleton)
 
 
 def _report(config: MotionTransferConfig, out: Path, workspace: Workspace, metrics: dict[str, float],
@@ -334,13 +619,16 @@ def _report(config: MotionTransferConfig, out: Path, workspace: Workspace, metri
     from vidgan.train.logger import read_metrics
 
     records = read_metrics(workspace.path("train")) if config.model is None else []
-    steps = ("tracks", "clips", "retarget", "dataset", "train", "generate", "evaluate")
+    steps = ("tracks", "clips", "retarget", "dataset", "train", "generate", "compose", "evaluate")
     what = "dance transfer" if config.kind == "dance" else "face reenactment"
     return write_report(
         out.with_name(out.stem + ".report.html"),
         title=f"vidgan {what}: {Path(config.driving).name} -> {Path(config.target).name}",
-        video=workspace.path("panel.mp4"), caption="driving | conditioning (retargeted to the target) | result",
-        metrics=metrics, records=records, timings={s: workspace.seconds(s) for s in steps},
-        settings={"preset": config.preset, "model": str(model_dir), "target frames": config.target_frames,
-                  "driving frames": config.driving_frames, "overrides": " ".join(config.train) or "-"},
+        video=workspace.path("panel.mp4"),
+        caption="driving | conditioning (retargeted to the target) | nearest target frame | warp only | result",
+        metrics=metrics, methods=METHODS, records=records, timings={s: workspace.seconds(s) for s in steps},
+        settings={"generator": config.generator, "preset": config.preset, "model": str(model_dir),
+                  "target frames": config.target_frames, "driving frames": config.driving_frames,
+                  "head pose": config.head_pose, "overrides": " ".join(config.train) or "-"},
+        notes=describe_metrics(metrics).splitlines(),
     )

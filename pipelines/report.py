@@ -57,8 +57,12 @@ def write_report(
     records: Sequence[Mapping[str, float]],
     timings: Mapping[str, float | None],
     settings: Mapping[str, object],
+    methods: Sequence[str] = (),
+    notes: Sequence[str] = (),
 ) -> Path:
-    """Write the report atomically; ``video`` is linked relative to the report's folder."""
+    """Write the report atomically; ``video`` is linked relative to the report's folder.
+    ``metrics`` named ``<method>/<figure>`` for one of ``methods`` make a table of methods by
+    figures; the others are listed below it. ``notes``: lines shown above the tables."""
     target = Path(path)
     relative = os.path.relpath(Path(video).resolve(), target.parent.resolve())
 
@@ -67,6 +71,7 @@ def write_report(
             f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(_format(v))}</td></tr>" for k, v in items.items()
         )
 
+    other = {k: v for k, v in metrics.items() if k.split("/", 1)[0] not in methods}
     body = f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1000px;margin:2em auto}}td{{padding:2px 12px}}
@@ -74,7 +79,8 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f4f4f4}}</style
 <body><h1>{html.escape(title)}</h1>
 <video src="{html.escape(relative)}" controls loop style="max-width:100%"></video>
 <p>{html.escape(caption)}</p>
-<h2>Metrics</h2><table>{rows(metrics)}</table>
+<h2>Metrics</h2>{"".join(f"<p>{html.escape(n)}</p>" for n in notes)}
+{method_table(metrics, methods)}<table>{rows(other)}</table>
 <h2>Training losses</h2>{loss_curves_svg(records, ("loss_d", "loss_g"))}
 <h2>Steps (seconds)</h2><table>{rows({k: v for k, v in timings.items() if v is not None})}</table>
 <h2>Settings</h2><table>{rows(settings)}</table>
@@ -83,6 +89,24 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f4f4f4}}</style
     with atomic_path(target) as temporary:
         temporary.write_text(body)
     return target
+
+
+def method_table(metrics: Mapping[str, float | str], methods: Sequence[str]) -> str:
+    """An HTML table: one row per method of ``methods`` with figures, one column per figure."""
+    figures: dict[str, dict[str, float | str]] = {}
+    for key, value in metrics.items():
+        method, _, figure = key.partition("/")
+        if method in methods and figure:
+            figures.setdefault(method, {})[figure] = value
+    if not figures:
+        return ""
+    columns = list(dict.fromkeys(f for values in figures.values() for f in values))
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in ["method", *columns])
+    body = "".join(
+        f"<tr><td>{html.escape(m)}</td>" + "".join(f"<td>{html.escape(_format(figures[m].get(c, '')))}</td>"
+                                                   for c in columns) + "</tr>"
+        for m in methods if m in figures)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _format(value: object) -> str:

@@ -27,6 +27,18 @@ class InputError(VidganError):
         super().__init__(f"{self.path}: {problem}")
 
 
+class OutputError(VidganError):
+    """An output path cannot be written: a directory, an input of the run, an unwritable folder,
+    an unknown file type."""
+
+    exit_code = 2
+
+    def __init__(self, path: str | PathLike[str], problem: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
 class DecodeError(InputError):
     """A video or image opened but its content could not be decoded."""
 

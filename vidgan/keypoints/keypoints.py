@@ -30,6 +30,20 @@ FORMAT = "vidgan.keypoints"
 VERSION = 1
 
 
+def present_xy(points: np.ndarray) -> np.ndarray:
+    """``(..., K, 2|3)`` x, y[, confidence] -> float ``(..., K, 2)`` coordinates, NaN where a
+    point is missing (a NaN coordinate or confidence <= 0)."""
+    array = np.asarray(points)
+    if array.ndim < 2 or array.shape[-1] not in (2, 3):
+        raise ValueError(f"keypoints must be (..., K, 2) or (..., K, 3), got {array.shape}")
+    xy = array[..., :2].astype(np.promote_types(array.dtype, np.float32))
+    missing = ~np.isfinite(xy).all(-1)
+    if array.shape[-1] == 3:
+        missing |= ~(array[..., 2] > 0)
+    xy[missing] = np.nan
+    return xy
+
+
 @dataclass(frozen=True, eq=False)
 class Keypoints:
     """One track: ``points (T, K, 3)`` float32 x, y (pixels), confidence in [0, 1]."""

@@ -22,6 +22,14 @@ from vidgan.metrics.features import (
     InceptionV3,
     RandomFeatureNetwork,
 )
+from vidgan.metrics.following import (
+    detection_rate,
+    mouth_correlation,
+    mouth_opening,
+    region_masks,
+    sharpness,
+    sharpness_ratio,
+)
 from vidgan.metrics.frame import (
     frames_to_tensor,
     paired_frames,
@@ -48,6 +56,12 @@ __all__ = [
     "InceptionV3",
     "RandomFeatureNetwork",
     "brightness_changes",
+    "detection_rate",
+    "mouth_correlation",
+    "mouth_opening",
+    "region_masks",
+    "sharpness",
+    "sharpness_ratio",
     "consistent_flows",
     "evaluate",
     "feature_statistics",

@@ -9,27 +9,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from vidgan.keypoints.keypoints import Keypoints
+from vidgan.keypoints.keypoints import Keypoints, present_xy
 from vidgan.keypoints.skeletons import IBUG68, IBUG68_OUTER_EYE_CORNERS
 
 Points = Keypoints | np.ndarray
 
 
-def _xy(points: Points) -> np.ndarray:
-    """``(T, K, 2)`` float64 coordinates, NaN where missing."""
+def points_xy(points: Points) -> np.ndarray:
+    """``(T, K, 2)`` float64 coordinates of a track or array, NaN where missing."""
     if isinstance(points, Keypoints):
         return points.xy.astype(np.float64)
     array = np.asarray(points, np.float64)
-    if array.ndim != 3 or array.shape[2] not in (2, 3):
+    if array.ndim != 3:
         raise ValueError(f"keypoints must be (T, K, 2) or (T, K, 3), got {array.shape}")
-    xy = array[..., :2].copy()
-    if array.shape[2] == 3:
-        xy[array[..., 2] <= 0] = np.nan
-    return xy
+    return present_xy(array)
 
 
 def _pair(predicted: Points, target: Points) -> tuple[np.ndarray, np.ndarray]:
-    p, t = _xy(predicted), _xy(target)
+    p, t = points_xy(predicted), points_xy(target)
     if p.shape != t.shape:
         raise ValueError(f"predicted {p.shape[:2]} and target {t.shape[:2]} keypoints differ in (T, K)")
     return p, t

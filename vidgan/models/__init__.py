@@ -21,4 +21,5 @@ FAMILIES: dict[str, str] = {
     "dvdgan": "vidgan.models.dvdgan",
     "age_cgan": "vidgan.models.age_cgan",
     "tpgan": "vidgan.models.tpgan",
+    "ref_warp": "vidgan.train.recipes.ref_warp",
 }

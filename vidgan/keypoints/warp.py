@@ -1,0 +1,114 @@
+"""Warping a reference image so that its keypoints land on other keypoints.
+
+:func:`tps_warp` moves a reference frame's face landmarks or body joints onto a driving pose
+with a thin-plate spline (kornia's): the few-shot vid2vid idea of starting a frame from the
+target's own pixels instead of drawing them from a pose map. Points are pixels of the frames
+(x, y); NaN marks a missing point, which takes no part in that sample's warp.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+from kornia.geometry.transform import warp_image_tps
+from torch import Tensor
+
+from vidgan.keypoints.keypoints import present_xy
+
+#: Control points closer than this (pixels) to a kept one are dropped: two coincident centres
+#: (the inner lips of a closed mouth) make the spline's linear system singular.
+MIN_SEPARATION = 1.0
+
+
+def border_anchors(size: tuple[int, int], per_side: int = 3) -> Tensor:
+    """``(4 * per_side, 2)`` pixel points along the frame's border that a warp keeps in place
+    (the background away from the person does not move)."""
+    height, width = size
+    steps = torch.linspace(0, 1, per_side + 1)[:-1]
+    top = torch.stack([steps * (width - 1), torch.zeros_like(steps)], dim=1)
+    right = torch.stack([torch.full_like(steps, width - 1.0), steps * (height - 1)], dim=1)
+    bottom = torch.stack([(1 - steps) * (width - 1), torch.full_like(steps, height - 1.0)], dim=1)
+    left = torch.stack([torch.zeros_like(steps), (1 - steps) * (height - 1)], dim=1)
+    return torch.cat([top, right, bottom, left])
+
+
+def tps_warp(
+    images: Tensor, source_points: Tensor, target_points: Tensor, *, anchors: int = 3
+) -> tuple[Tensor, Tensor]:
+    """Warp ``images (B, C, H, W)`` so that ``source_points (B, N, 2)`` (pixels of the images)
+    move to ``target_points (B, N, 2)`` (pixels of the output, same size).
+
+    A point missing (NaN) in either set is left out of its sample's spline; ``anchors`` points
+    per side of the border stay fixed (0: none). A sample with fewer than three usable points is
+    returned unwarped. Returns the warped images and their coverage ``(B, 1, H, W)``: 1 where
+    the output samples inside the source image, 0 where it falls outside (zeros there).
+    """
+    if images.dim() != 4 or source_points.shape != target_points.shape or source_points.shape[-1] != 2:
+        raise ValueError(f"images (B, C, H, W) and point sets (B, N, 2) expected, got {tuple(images.shape)}, "
+                         f"{tuple(source_points.shape)} and {tuple(target_points.shape)}")
+    height, width = images.shape[-2:]
+    dtype = torch.promote_types(images.dtype, torch.float32)
+    border = border_anchors((height, width), anchors).to(images.device, dtype) if anchors else None
+    scale = torch.tensor([2 / width, 2 / height], device=images.device, dtype=dtype)
+    solid = torch.cat([images.to(dtype), torch.ones_like(images[:, :1], dtype=dtype)], dim=1)
+    warped = []
+    for image, source, target in zip(solid, source_points.to(dtype), target_points.to(dtype), strict=True):
+        source, target = _control_points(source, target, border)
+        if len(source) < 3:
+            warped.append(image)
+            continue
+        source_n, target_n = (source + 0.5) * scale - 1, (target + 0.5) * scale - 1
+        kernel, affine = _tps_weights(target_n, source_n)
+        warped.append(warp_image_tps(image[None], target_n[None], kernel[None], affine[None], align_corners=False)[0])
+    result = torch.stack(warped)
+    return result[:, :-1].to(images.dtype), (result[:, -1:] > 0.5).to(images.dtype)
+
+
+def _tps_weights(centres: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
+    """The thin-plate spline ``f`` with ``f(centres) = values`` (both ``(N, 2)``) and minimum
+    bending energy: kernel weights ``(N, 2)`` and affine weights ``(3, 2)`` as kornia's
+    ``warp_image_tps`` evaluates them. (kornia's own ``get_tps_transform`` puts the kernels on
+    the values instead of the centres: it interpolates too, but bends wildly between points
+    once a point moves by more than its neighbours' spacing.)"""
+    count = len(centres)
+    squared = torch.cdist(centres, centres).square()
+    kernel = torch.where(squared > 0, 0.5 * squared * torch.log(squared.clamp_min(1e-12)), torch.zeros_like(squared))
+    affine = torch.cat([torch.ones_like(centres[:, :1]), centres], dim=1)
+    system = centres.new_zeros(count + 3, count + 3)
+    system[:count, :count], system[:count, count:], system[count:, :count] = kernel, affine, affine.T
+    right = torch.cat([values, values.new_zeros(3, 2)])
+    weights = torch.linalg.solve(system.double(), right.double()).to(values.dtype)
+    return weights[:count], weights[count:]
+
+
+def _control_points(source: Tensor, target: Tensor, border: Tensor | None) -> tuple[Tensor, Tensor]:
+    """The usable pairs of one sample: both points present, no centre within
+    :data:`MIN_SEPARATION` of an earlier one (in either set), plus the fixed border anchors."""
+    usable = torch.isfinite(source).all(-1) & torch.isfinite(target).all(-1)
+    source, target = source[usable], target[usable]
+    if border is not None:
+        source, target = torch.cat([border, source]), torch.cat([border, target])
+    close = (torch.cdist(source, source) < MIN_SEPARATION) | (torch.cdist(target, target) < MIN_SEPARATION)
+    close = close.cpu().numpy()
+    keep: list[int] = []
+    for i in range(len(source)):
+        if not close[i, keep].any():
+            keep.append(i)
+    return source[keep], target[keep]
+
+
+def warp_frames(
+    frames: np.ndarray, points: np.ndarray, chosen: np.ndarray, wanted: np.ndarray, *, batch: int = 16
+) -> Iterator[np.ndarray]:
+    """Frame ``chosen[t]`` of ``frames (N, H, W, 3)`` uint8 (keypoints ``points (N, K, 3)``)
+    warped onto ``wanted[t] (K, 3)`` for every t of ``chosen (T,)``, ``batch`` at a time, as
+    uint8 ``(b, H, W, 3)``: the warp-only baseline of motion transfer (no network)."""
+    source_xy, target_xy = present_xy(points).astype(np.float32), present_xy(wanted).astype(np.float32)
+    for start in range(0, len(chosen), batch):
+        picked = chosen[start : start + batch]
+        images = torch.from_numpy(frames[picked]).permute(0, 3, 1, 2).float()
+        warped, _ = tps_warp(images, torch.from_numpy(source_xy[picked]),
+                             torch.from_numpy(target_xy[start : start + batch]))
+        yield warped.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()

@@ -1,0 +1,129 @@
+"""Reference-warp generator: a target's own frames, warped onto the driving pose and repaired.
+
+The few-shot vid2vid idea (Wang et al. 2019) applied per target: for each output frame,
+reference frames of the target whose keypoints are nearest the driving keypoints are warped
+onto them by a thin-plate spline (:func:`vidgan.keypoints.warp.tps_warp`: face landmarks or
+body joints, the frame's border fixed), and a U-Net sees the driving maps and the warped
+references and predicts what warping cannot show (the inside of an opening mouth, occlusions,
+shading) as an image plus soft weights: ``frame = sum_r w_r * warped_r + w_drawn * drawn``. Where
+a warp is right the result carries the target's real pixels, sharp; the network draws the rest.
+
+Discriminator: a multi-scale PatchGAN on (maps, frame), used once the adversarial term is on.
+The trainer lives in :mod:`vidgan.train.recipes.ref_warp`; the reference frames a model draws
+from are :class:`vidgan.data.reference_frames.ReferenceFrames`, shipped in its folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from vidgan.keypoints.keypoints import present_xy
+from vidgan.keypoints.warp import tps_warp
+from vidgan.models.base import GANModel
+from vidgan.nn import MultiScaleDiscriminator, UNet
+
+
+class RefWarpOutput(NamedTuple):
+    """``frames (B, 3, H, W)`` in [-1, 1]; ``warped (B, R, 3, H, W)`` the references after the
+    warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image)."""
+
+    frames: Tensor
+    warped: Tensor
+    weights: Tensor
+
+
+class RefWarpGenerator(nn.Module):
+    """Warp ``references`` onto the driving keypoints, then blend them with a drawn image."""
+
+    def __init__(self, map_channels: int, references: int, channels: tuple[int, ...], norm: str) -> None:
+        super().__init__()
+        self.references = references
+        self.unet = UNet(map_channels + 4 * references, 3 + references + 1, tuple(channels), norm, tanh=False)
+
+    def forward(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor) -> RefWarpOutput:
+        """``maps (B, C, H, W)`` in [0, 1], ``points (B, K, 2)`` driving keypoints in pixels (NaN:
+        missing), ``references (B, R, 3, H, W)`` in [-1, 1] with ``reference_points (B, R, K, 2)``."""
+        batch, count = references.shape[:2]
+        if count != self.references:
+            raise ValueError(f"the model takes {self.references} references, got {count}")
+        warped, coverage = tps_warp(references.flatten(0, 1), reference_points.flatten(0, 1),
+                                    points.repeat_interleave(count, dim=0))
+        warped, coverage = warped.unflatten(0, (batch, count)), coverage.unflatten(0, (batch, count))
+        inputs = torch.cat([maps * 2 - 1, warped.flatten(1, 2), coverage.flatten(1, 2) * 2 - 1], dim=1)
+        out = self.unet(inputs.to(maps.dtype))
+        drawn = torch.tanh(out[:, :3])
+        logits = out[:, 3:].float()
+        logits[:, :count] = logits[:, :count] - 1e4 * (1 - coverage[:, :, 0].float())  # nothing from outside
+        weights = logits.softmax(dim=1)
+        frames = (weights[:, :count, None] * warped.float()).sum(1) + weights[:, count:] * drawn.float()
+        return RefWarpOutput(frames.to(drawn.dtype), warped, weights)
+
+
+class RefWarp(GANModel):
+    """Reference-warp generator + discriminator (module docstring). ``map_channels``: channels
+    of the conditioning maps (3 skeletons, 1 face edges); ``references``: frames warped per
+    output; ``channels``: the U-Net's widths, one per level (H and W must be multiples of
+    ``2 ** len(channels)``); discriminator: ``num_d_scales`` PatchGANs of ``d_channels`` and
+    ``d_layers``."""
+
+    def __init__(
+        self,
+        map_channels: int,
+        references: int = 2,
+        channels: tuple[int, ...] = (32, 64, 128, 256),
+        num_d_scales: int = 2,
+        d_channels: int = 32,
+        d_layers: int = 3,
+        norm: str = "instance",
+    ) -> None:
+        super().__init__()
+        if references < 1 or not channels:
+            raise ValueError(f"references must be >= 1 and channels non-empty, got {references} and {channels}")
+        self.generator = RefWarpGenerator(map_channels, references, tuple(channels), norm)
+        self.discriminators = nn.ModuleDict(
+            {"image": MultiScaleDiscriminator(map_channels + 3, num_d_scales, d_channels, d_layers, norm)}
+        )
+
+    @property
+    def size_multiple(self) -> int:
+        """H and W of the frames must be multiples of this."""
+        return 2 ** len(self.config["channels"])
+
+    def generate(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor) -> RefWarpOutput:
+        """One output per driving frame (shapes: :meth:`RefWarpGenerator.forward`). Call it
+        under ``torch.no_grad()`` for inference."""
+        return self.generator(maps, points, references, reference_points)
+
+    @torch.no_grad()
+    def render(
+        self,
+        maps: np.ndarray,
+        points: np.ndarray,
+        reference_frames: np.ndarray,
+        reference_points: np.ndarray,
+        chosen: np.ndarray,
+        *,
+        batch: int = 8,
+    ) -> Iterator[np.ndarray]:
+        """Frames of a whole driving sequence, ``batch`` at a time, as uint8 ``(b, H, W, 3)``.
+
+        ``maps (T, H, W, C)`` uint8 (value / 255), ``points (T, K, 3)`` driving keypoints,
+        ``reference_frames (N, H, W, 3)`` uint8 with ``reference_points (N, K, 3)`` and
+        ``chosen (T, R)`` the references of each frame (e.g. :meth:`PoseIndex.follow`)."""
+        device = next(self.parameters()).device
+        driving_xy, bank_xy = present_xy(points).astype(np.float32), present_xy(reference_points).astype(np.float32)
+        for start in range(0, len(maps), batch):
+            span = slice(start, start + batch)
+            refs = chosen[span]
+            frames = torch.from_numpy(reference_frames[refs]).to(device).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+            ref_xy = torch.from_numpy(bank_xy[refs]).to(device)
+            xy = torch.from_numpy(driving_xy[span]).to(device)
+            conditioning = torch.from_numpy(np.ascontiguousarray(maps[span])).to(device).permute(0, 3, 1, 2).float() / 255
+            out = self.generate(conditioning, xy, frames, ref_xy).frames
+            yield ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+
