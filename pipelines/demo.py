@@ -3,7 +3,7 @@
 The project renders its own footage (no download, no shared folder): a target dancer and a
 source dancer with another motion style and a soundtrack (:mod:`vidgan.data.dancer`). The
 transfer workflow then runs end to end on them: poses extracted with mediapipe, normalised,
-a small vid2vid model trained for a few minutes on the target, the source's motion generated
+a small reference-warp model trained for a few minutes on the target, the source's motion generated
 in chunks and encoded with the source's audio, plus ``transfer.report.html``.
 """
 
@@ -31,7 +31,7 @@ class DemoConfig:
     source_frames: int = 48
     size: int = 128
     fps: int = 24
-    preset: str = "configs/models/vid2vid_demo.yaml"
+    preset: str = "configs/models/ref_warp_demo.yaml"
     train: list[str] = field(default_factory=list)
     runner: Literal["local", "ray"] = "local"
     device: str = "auto"

@@ -29,19 +29,19 @@ a run that fails after training keeps the trained model):
                  face mask (outside it every pixel is the target's); for bodies the model frames;
 8. ``evaluate``  per method, on its output: keypoints found (a share under 90 % is reported as a
                  failure), PCK (bodies) or NME and mouth-opening correlation (faces) against the
-                 retargeted keypoints, sharpness of the face/body region against the real
-                 target's, warping error; plus ``<out>.report.html`` beside the output.
+                 retargeted keypoints, warping error; at the model's size (what the generator
+                 made, before pasting), sharpness of the face/body region against the real
+                 target's; plus ``<out>.report.html`` beside the output.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
-import cv2
 import numpy as np
 import torch
 
@@ -51,13 +51,13 @@ from pipelines.workspace import Workspace, file_digest
 from vidgan.config import load_config
 from vidgan.data.reference_frames import REFERENCES_FILE, ReferenceFrames
 from vidgan.errors import InputError, OutputError, VidganError
-from vidgan.io import VideoInfo, VideoReader, VideoWriter, probe
+from vidgan.io import VideoReader, VideoWriter, probe
 from vidgan.io.atomic import atomic_path
 from vidgan.keypoints import Keypoints, PoseNormalizer, load_tracks, transfer_expression
 from vidgan.keypoints.align import apply_transform, estimate_similarity, head_boxes, paste_back
 from vidgan.keypoints.normalize import STABLE_FACE_POINTS
 from vidgan.keypoints.render import render_track
-from vidgan.keypoints.retrieval import PoseIndex, retrieval_weights
+from vidgan.keypoints.retrieval import PoseIndex
 from vidgan.keypoints.warp import warp_frames
 from vidgan.progress import progress
 from vidgan.stages import StageSpec, make_runner
@@ -74,6 +74,8 @@ MIN_FOUND = 0.5
 MIN_RESULT_FOUND = 0.9
 #: The methods a run generates and scores, in the panel's and the report's order.
 METHODS = ("nearest", "warp_only", "result")
+#: Share of a face crop's side over which its pasted border fades into the target frame.
+PASTE_FEATHER = 0.06
 
 Kind = Literal["dance", "face"]
 Generator = Literal["ref_warp", "vid2vid"]
@@ -86,7 +88,8 @@ class MotionTransferConfig:
 
     ``driving``: the source dancer / driving face; ``target``: who performs it. ``generator``:
     ``ref_warp`` (the target's frames warped onto the driving keypoints and repaired by a
-    network, the default) or ``vid2vid`` (drawn from the pose maps alone). ``preset``:
+    network, the default) or ``vid2vid`` (drawn from the pose maps alone); unset with a config
+    path as ``preset``: that config's family. ``preset``:
     ``cpu-small`` | ``gpu-256`` | ``gpu-512`` (``configs/models/<generator>[_face]_<preset>.yaml``)
     or a path to a model config; ``train``: ``key=value`` overrides of it (``train.minutes=5``).
     ``model``: a trained target model folder (skips dataset and training). ``target_frames`` /
@@ -102,7 +105,7 @@ class MotionTransferConfig:
     driving: str = ""
     target: str = ""
     out: str = "out/transfer.mp4"
-    generator: Generator = "ref_warp"
+    generator: Generator | None = None
     preset: str = "cpu-small"
     train: list[str] = field(default_factory=list)
     model: str | None = None
@@ -113,7 +116,7 @@ class MotionTransferConfig:
     driving_track: str | None = None
     retarget: bool = True
     head_pose: Literal["target", "driving"] = "target"
-    smoothing: float = 0.5
+    smoothing: float = 0.3
     tracking: TrackSettings = field(default_factory=TrackSettings)
     runner: Literal["local", "ray"] = "local"
     address: str | None = None
@@ -164,16 +167,18 @@ def describe_metrics(metrics: dict[str, float]) -> str:
 
 def model_config(config: MotionTransferConfig) -> ExperimentConfig:
     """The experiment of ``config.preset`` for ``config.generator`` with ``config.train`` applied."""
-    prefix = f"{config.generator}_" + ("" if config.kind == "dance" else "face_")
     preset = Path(config.preset)
-    if not preset.suffix:
+    named = not preset.suffix
+    generator = config.generator or ("ref_warp" if named else None)
+    prefix = f"{generator}_" + ("" if config.kind == "dance" else "face_")
+    if named:
         preset = CONFIGS / f"{prefix}{config.preset.replace('-', '_')}.yaml"
     if not preset.is_file():
         names = sorted(p.stem.removeprefix(prefix).replace("_", "-") for p in CONFIGS.glob(f"{prefix}*.yaml"))
         raise InputError(preset, f"no such preset; choose one of {', '.join(names)} or give a config path")
     experiment = load_config(ExperimentConfig, preset, config.train)
-    if experiment.family != config.generator:
-        raise InputError(preset, f"is a {experiment.family} config; generator is {config.generator}")
+    if experiment.family not in ("ref_warp", "vid2vid") or generator not in (None, experiment.family):
+        raise InputError(preset, f"is a {experiment.family} config; the generator is {generator or 'ref_warp or vid2vid'}")
     return experiment
 
 
@@ -279,6 +284,7 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     """Run (or resume) every step and return where the result and its report are."""
     out = Path(config.out)
     experiment = model_config(config)
+    config = replace(config, generator=experiment.family)
     check_output(out, [config.driving, config.target, config.target_track, config.driving_track])
     driving_info, target_info = probe(config.driving), probe(config.target)
     size = frame_size(experiment, target_info.size if config.kind == "dance" else (1, 1))  # faces: square crops
@@ -398,19 +404,21 @@ def _write_clips(config: MotionTransferConfig, clips: dict[str, Any], size: tupl
 
 def _write_dataset(generator: str, workspace: Workspace, target: Keypoints, size: tuple[int, int],
                    face_refine: bool) -> None:
+    """``dataset/references.npz`` (the target's frames, keypoints and maps: what ``ref_warp``
+    trains on and what every generator's baselines draw from), and for ``vid2vid`` its paired
+    clips beside it."""
     frames = np.stack(list(VideoReader(workspace.path("target.mp4"))))
     if len(frames) != len(target):
         raise VidganError(f"{workspace.path('target.mp4')}: {len(frames)} frames but {len(target)} keypoint frames")
     maps = render_track(target, size)
-    if generator == "ref_warp":
-        workspace.path("dataset").mkdir(exist_ok=True)
-        ReferenceFrames(frames, target.points, maps, target.skeleton.name).save(
-            workspace.path("dataset") / REFERENCES_FILE)
-        return
-    from vidgan.data.paired_video import write_paired_dataset
+    folder = workspace.path("dataset")
+    folder.mkdir(exist_ok=True)
+    ReferenceFrames(frames, target.points, maps, target.skeleton.name).save(folder / REFERENCES_FILE)
+    if generator == "vid2vid":
+        from vidgan.data.paired_video import write_paired_dataset
 
-    write_paired_dataset(frames, maps, workspace.path("dataset"),
-                         face_boxes=head_boxes(target) if face_refine else None, sequence_id="target")
+        write_paired_dataset(frames, maps, folder, face_boxes=head_boxes(target) if face_refine else None,
+                             sequence_id="target")
 
 
 def _training_config(experiment: ExperimentConfig, workspace: Workspace, size: tuple[int, int]) -> ExperimentConfig:
@@ -426,8 +434,9 @@ def _training_config(experiment: ExperimentConfig, workspace: Workspace, size: t
 
 def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
     """Train into ``train/``, resuming its checkpoints only if they come from the same settings
-    (a longer budget continues the run; any other change starts a new one). A ``ref_warp`` model
-    folder gets the reference frames it draws from."""
+    (a longer budget continues the run; any other change starts a new one). The model folder
+    gets the target's reference frames (``ref_warp`` draws from them; the baselines of a later
+    run with ``model=DIR`` too)."""
     import shutil
 
     import yaml
@@ -443,8 +452,8 @@ def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
     if saved.exists() and not resume:
         print("[train] the settings changed: training a new model", file=workspace.log)
     result = run_experiment(experiment, workspace.path("train"), resume=resume)
-    if experiment.family == "ref_warp" and result.exported is not None:
-        shutil.copyfile(experiment.data["file"], Path(result.exported) / REFERENCES_FILE)
+    if result.exported is not None:
+        shutil.copyfile(workspace.path("dataset") / REFERENCES_FILE, Path(result.exported) / REFERENCES_FILE)
 
 
 def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, driving: Keypoints,
@@ -453,7 +462,6 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
     reference chosen for each frame (``references.npy``)."""
     bank = ReferenceFrames.load(workspace.path("dataset") / REFERENCES_FILE) if config.model is None \
         else ReferenceFrames.load(model_dir)
-    weights = retrieval_weights(driving.skeleton)
     model = None
     if config.generator == "ref_warp":
         from vidgan.models.ref_warp import RefWarp
@@ -463,7 +471,7 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
     else:
         references = 1
     gap = 8
-    chosen = PoseIndex(bank.points, weights).follow(driving.points, references, separation=gap)
+    chosen = PoseIndex.for_skeleton(bank.points, driving.skeleton).follow(driving.points, references, separation=gap)
     np.save(workspace.path("references.npy"), chosen)
     fps = fps_of(workspace.path("driving.mp4"))
 
@@ -519,36 +527,20 @@ def _compose_all(config: MotionTransferConfig, clips: dict[str, Any], driving: K
 def _face_composites(clips: dict[str, Any], driving: Keypoints, crops: VideoReader, workspace: Workspace,
                      method: str):
     """Target frames at full resolution (frame :func:`pingpong` (i) of its range) with crop i
-    pasted back where the face is: the hull of the driving face and of the target frame's face,
-    grown and feathered; every pixel outside stays the target's."""
-    video, (start, stop), info = clips["target"]
-    box = json.loads(workspace.path("fits.json").read_text())["target"]
-    target = load_tracks(workspace.path("target_track.npz"))[0]
+    pasted back where it was cut (its border feathered): every pixel outside the crop stays the
+    target's. The whole crop is pasted, hair and neck included, so that a head that moves unlike
+    the target frame's is never shown twice."""
+    video, (start, stop), _ = clips["target"]
+    x0, y0, width, height = json.loads(workspace.path("fits.json").read_text())["target"]
     originals = np.stack(list(VideoReader(video).frames(start, stop)))
     base = pingpong(len(driving), len(originals))
-    x0, y0, width, height = box
     for i, crop in enumerate(progress(crops, total=len(driving), desc=f"compose {method}")):
         size = crop.shape[0]
-        scale = size / width
-        transform = torch.tensor([[[scale, 0, -x0 * scale], [0, size / height, -y0 * size / height]]], dtype=torch.float64)
-        region = face_region([driving.xy[i], target.xy[base[i]]], size)
+        transform = torch.tensor([[[size / width, 0, -x0 * size / width], [0, size / height, -y0 * size / height]]],
+                                 dtype=torch.float64)
         image = torch.from_numpy(originals[base[i]]).permute(2, 0, 1)[None].double()
-        pasted = paste_back(image, torch.from_numpy(crop).permute(2, 0, 1)[None].double(), transform, 0.02,
-                            torch.from_numpy(region)[None, None])
+        pasted = paste_back(image, torch.from_numpy(crop).permute(2, 0, 1)[None].double(), transform, PASTE_FEATHER)
         yield pasted[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy()
-
-
-def face_region(faces: list[np.ndarray], size: int, grow: float = 0.12) -> np.ndarray:
-    """``(size, size)`` float mask in [0, 1]: the convex hull of the given faces' points ``(68, 2)``
-    (NaN skipped), grown by ``grow`` of the crop and feathered by a Gaussian of that width."""
-    points = np.concatenate([f[np.isfinite(f).all(-1)] for f in faces])
-    mask = np.zeros((size, size), np.float32)
-    if len(points) < 3:
-        return mask
-    cv2.fillConvexPoly(mask, cv2.convexHull(np.round(points).astype(np.int32)), 1.0)
-    radius = max(1, round(grow * size / 2))
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)))
-    return cv2.GaussianBlur(mask, (0, 0), radius / 2)
 
 
 def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keypoints, target: Keypoints,
@@ -565,21 +557,13 @@ def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keyp
     )
 
     face = config.kind == "face"
-    if face:  # the composites are full target frames: their keypoints are scored in those pixels
-        box = json.loads(workspace.path("fits.json").read_text())["target"]
-        expected = _to_source(driving, box, driving.image_size)
-        _, (start, stop), _ = clips["target"]
-        real = np.stack(list(VideoReader(clips["target"][0]).frames(start, stop)))
-        raw = load_tracks(workspace.path("target_track_raw.npz"))[0]
-        base = pingpong(len(driving), len(real))
-        real, real_points = real[base], raw.points[base]
-    else:
-        expected = driving
-        real = np.stack(list(VideoReader(workspace.path("target.mp4"))))
-        real_points = target.points
+    expected = driving  # the composites of faces are full target frames: scored in their pixels
+    if face:
+        expected = _to_source(driving, json.loads(workspace.path("fits.json").read_text())["target"], driving.image_size)
     metrics: dict[str, float] = {"frames": float(len(driving))}
     extractor = ExtractTrack({**asdict(config.tracking), "smooth": "none"})
-    real_masks = region_masks(real_points, real.shape[1:3])
+    real = np.stack(list(VideoReader(workspace.path("target.mp4"))))
+    real_masks = region_masks(target.points, real.shape[1:3])
     for method in METHODS:
         video = out if method == "result" else workspace.path(f"composed_{method}.mp4")
         frames = np.stack(list(VideoReader(video)))
@@ -589,7 +573,8 @@ def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keyp
             figures.update({"nme": nme(track, expected), "mouth_corr": mouth_correlation(track, expected)})
         else:
             figures.update({"pck@0.2": pck(track, expected, alpha=0.2), "pck@0.1": pck(track, expected, alpha=0.1)})
-        figures["sharpness"] = sharpness_ratio(frames, real, region_masks(expected, frames.shape[1:3]), real_masks)
+        model_frames = np.stack(list(VideoReader(workspace.path(f"{method}.mp4"))))
+        figures["sharpness"] = sharpness_ratio(model_frames, real, region_masks(driving, real.shape[1:3]), real_masks)
         figures["warping_error"] = warping_error(frames)
         metrics.update({f"{method}/{k}": v for k, v in figures.items()})
     metrics["frame_by_frame/warping_error"] = warping_error(np.stack(list(VideoReader(workspace.path("frame_by_frame.mp4")))))

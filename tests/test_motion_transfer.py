@@ -4,9 +4,11 @@ workspace, and `vidgan transfer` end to end on the synthetic dancer."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared
 
 from pipelines.footage import Fit, frame_range, select_frames
 from pipelines.motion_transfer import (
@@ -127,31 +129,62 @@ def test_workspace_reuses_a_step_only_for_the_same_inputs(tmp_path):
 
 
 @pytest.mark.slow
-def test_transfer_end_to_end_on_the_synthetic_dancer(tmp_path, capsys):
-    target, target_poses = write_dancer_video(tmp_path / "target.mp4", frames=16, size=(64, 64), seed=1, audio=False)
-    source, _ = write_dancer_video(tmp_path / "source.mp4", frames=12, size=(64, 64), seed=2)
+@pytest.mark.parametrize("generator,audio", [("ref_warp", False), ("vid2vid", True)])
+def test_transfer_end_to_end_on_the_synthetic_dancer(tmp_path, capsys, generator, audio):
+    """Both generators, one with a silent source (the output is silent), one with a soundtrack."""
+    target, target_poses = write_dancer_video(tmp_path / "target.mp4", frames=24, size=(64, 64), seed=1, audio=False)
+    source, _ = write_dancer_video(tmp_path / "source.mp4", frames=12, size=(64, 64), seed=2, audio=audio)
     out = tmp_path / "result.mp4"
     args = ["transfer", "--source", str(source), "--target", str(target), "--out", str(out),
-            "--preset", "configs/models/vid2vid_demo.yaml", "--source-frames", "2:", "--target-frames", ":",
+            "--preset", f"configs/models/{generator}_demo.yaml", "--source-frames", "2:", "--target-frames", ":",
             "train=[train.iterations=2, train.minutes=null, data.size=64, train.checkpoint_every=1, train.log_every=1]",
             f"target_track={tmp_path / 'target.poses.npz'}", "chunk=4"]
     assert main(args) == 0
-    first = capsys.readouterr().err
-    assert "[train] done" in first and "[generate] done" in first
+    first = capsys.readouterr()
+    assert "[train] done" in first.err and "[generate] done" in first.err
+    assert "result: " in first.out and "nearest: " in first.out and "warp_only: " in first.out
     info = probe(out)
-    assert info.frames == 10 and info.size == (64, 64) and info.has_audio  # the source's audio, frames 2..11
+    assert info.frames == 10 and info.size == (64, 64) and info.has_audio == audio  # the source's audio, 2..11
     metrics = json.loads((tmp_path / "result.work" / "metrics.json").read_text())
-    assert {"pck@0.2", "warping_error", "warping_error_frame_by_frame"} <= set(metrics)
+    for method in ("nearest", "warp_only", "result"):
+        assert {f"{method}/{k}" for k in ("found", "pck@0.2", "sharpness", "warping_error")} <= set(metrics)
+    assert "frame_by_frame/warping_error" in metrics
     report = (tmp_path / "result.report.html").read_text()
-    assert "panel.mp4" in report and "pck@0.2" in report and "<svg" in report
-    assert probe(tmp_path / "result.work" / "panel.mp4").size == (64, 3 * 64)
+    assert "panel.mp4" in report and "pck@0.2" in report and "warp_only" in report and "<svg" in report
+    assert probe(tmp_path / "result.work" / "panel.mp4").size == (64, 5 * 64)
+    assert not probe(tmp_path / "result.work" / "panel.mp4").has_audio
     # the given target track was used as is (moved into the model frame: same size, so equal)
     used = load_tracks(tmp_path / "result.work" / "target_track.npz")[0]
     assert np.allclose(used.xy, target_poses.xy, atol=1e-4)
     assert main(args) == 0  # a second run with the same arguments reuses every step
     second = capsys.readouterr().err
-    assert "running" not in second and second.count("reusing") == 7
+    assert "running" not in second and second.count("reusing") == 8
     assert len(list(VideoReader(out))) == 10
+
+
+def test_bad_outputs_are_refused_before_any_work(tmp_path, capsys):
+    source, _ = write_dancer_video(tmp_path / "source.mp4", frames=4, size=(64, 64), seed=2, audio=False)
+    common = ["transfer", "--source", str(source), "--target", str(source)]
+    (tmp_path / "folder.mp4").mkdir()
+    before = sorted(tmp_path.iterdir())
+    cases = {str(tmp_path / "o.txt"): "must be a video file", str(source): "is also an input",
+             str(tmp_path / "folder.mp4"): "is a directory", str(source / "o.mp4"): "cannot be written"}
+    for out, message in cases.items():
+        assert main([*common, "--out", out]) == 2
+        err = capsys.readouterr().err
+        assert message in err and Path(out).name in err and len(err.strip().splitlines()) == 1
+    assert sorted(tmp_path.iterdir()) == before  # nothing written
+    assert probe(source).frames == 4  # the input is untouched
+
+
+def test_a_face_found_in_too_few_frames_stops_before_training(tmp_path, capsys):
+    face, empty = shared("videos/single_face.mp4"), shared("videos/no_face.mp4")
+    out = tmp_path / "o.mp4"
+    assert main(["reenact", "--driving", str(face), "--target", str(empty), "--out", str(out),
+                 "--target-frames", ":8", "--driving-frames", ":8"]) == 2
+    err = capsys.readouterr().err
+    assert "no_face.mp4: a face is found in 0% of frames 0:8" in err
+    assert not out.exists() and not (tmp_path / "o.work" / "train").exists()
 
 
 def test_bad_transfer_inputs_are_clear_errors(tmp_path, capsys):

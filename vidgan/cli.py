@@ -286,13 +286,18 @@ def _motion_args(parser: argparse.ArgumentParser, driving: str) -> None:
     parser.add_argument(f"--{driving}", required=True, help="the video whose motion is transferred")
     parser.add_argument("--target", required=True, help="the video of who performs it")
     parser.add_argument("--out", required=True, help="result video (.mp4); <out>.report.html is written beside it")
-    parser.add_argument("--preset", help="cpu-small | gpu-256 | gpu-512, or a vid2vid model config path")
+    parser.add_argument("--generator", choices=("ref_warp", "vid2vid"),
+                        help="ref_warp (default: the target's frames warped and repaired) or vid2vid")
+    parser.add_argument("--preset", help="cpu-small | gpu-256 | gpu-512, or a model config path")
     parser.add_argument("--model", help="a trained target model folder (skips dataset and training)")
     parser.add_argument("--workspace", help="resumable workspace folder (default: <out>.work)")
     parser.add_argument("--target-frames", help="frame range of the target, as a Python slice (0:200)")
     parser.add_argument(f"--{driving}-frames", help="frame range of the driving video (-80:)")
     parser.add_argument("--runner", choices=("local", "ray"), help="run keypoint extraction locally or on Ray")
     parser.add_argument("--address", help="Ray cluster address (default: an embedded local Ray)")
+    if driving == "driving":
+        parser.add_argument("--head-pose", choices=("target", "driving"),
+                            help="whose head motion the result has (default: the target video's)")
     parser.add_argument("--config", help="YAML preset (configs/pipelines/transfer.yaml, reenact.yaml)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="e.g. train=[train.minutes=5] target_track=poses.npz")
@@ -304,7 +309,8 @@ def _run_motion(args: argparse.Namespace, kind: str, driving: str) -> int:
 
     flags = {"driving": getattr(args, driving), "target": args.target, "out": args.out, "preset": args.preset,
              "model": args.model, "workspace": args.workspace, "target_frames": args.target_frames,
-             "driving_frames": getattr(args, f"{driving}_frames"), "runner": args.runner, "address": args.address}
+             "driving_frames": getattr(args, f"{driving}_frames"), "runner": args.runner, "address": args.address,
+             "generator": args.generator, "head_pose": getattr(args, "head_pose", None)}
     # flag values are strings: quoted, so that YAML keeps "2:" or "off" as they are
     overrides = [f"kind={kind}", *(f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None)]
     if kind == "face":
@@ -320,7 +326,7 @@ def _transfer(args: argparse.Namespace) -> int:
     return _run_motion(args, "dance", "source")
 
 
-@command("reenact", "drive a target face with a driving face video (vid2vid face model)",
+@command("reenact", "drive a target face with a driving face video; the full target frames come out",
          lambda parser: _motion_args(parser, "driving"))
 def _reenact(args: argparse.Namespace) -> int:
     return _run_motion(args, "face", "driving")

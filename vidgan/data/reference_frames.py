@@ -26,6 +26,7 @@ from vidgan.errors import ConfigError, InputError
 from vidgan.io.atomic import atomic_path
 from vidgan.keypoints.keypoints import present_xy
 from vidgan.keypoints.retrieval import PoseIndex
+from vidgan.keypoints.skeletons import get_skeleton
 
 REFERENCES_FILE = "references.npz"
 
@@ -105,9 +106,9 @@ class ReferencePairsDataset(Dataset):
     frames by keypoints that lie ``gap`` or more frames away from t, mutually ``gap`` apart.
     """
 
-    def __init__(self, data: ReferenceFrames, settings: ReferenceSettings, weights: np.ndarray | None = None) -> None:
+    def __init__(self, data: ReferenceFrames, settings: ReferenceSettings) -> None:
         self.data, self.settings = data, settings
-        self.index = PoseIndex(data.points, weights)
+        self.index = PoseIndex.for_skeleton(data.points, get_skeleton(data.skeleton))
         self.xy = present_xy(data.points).astype(np.float32)
 
     def __len__(self) -> int:

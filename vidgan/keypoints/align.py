@@ -89,37 +89,30 @@ def crop_faces(images: torch.Tensor, transforms: torch.Tensor, crop_size: int) -
 
 
 def paste_mask(
-    transforms: torch.Tensor, crop_size: int, image_size: tuple[int, int], feather: float = 0.1,
-    region: torch.Tensor | None = None,
+    transforms: torch.Tensor, crop_size: int, image_size: tuple[int, int], feather: float = 0.1
 ) -> torch.Tensor:
     """Blend weights ``(B, 1, H, W)`` in [0, 1] of crops pasted back through ``transforms``.
 
     The crop's full mask is eroded by ``feather * crop_size`` pixels and blurred within that margin
-    (Gaussian), so the weight falls smoothly to exactly 0 before the crop's border. ``region
-    (B, 1, s, s)`` in [0, 1] (e.g. a feathered face outline) multiplies it: only that part of the
-    crop is pasted.
+    (Gaussian), so the weight falls smoothly to exactly 0 before the crop's border.
     """
     margin = max(2, round(feather * crop_size))
     mask = transforms.new_zeros(transforms.shape[0], 1, crop_size, crop_size)
     mask[..., margin:-margin, margin:-margin] = 1.0
     radius = margin // 2
     mask = gaussian_blur2d(mask, 2 * radius + 1, (radius / 2, radius / 2), border_type="constant")
-    if region is not None:
-        mask = mask * region.to(mask)
     return warp_affine(mask, invert_affine_transform(transforms), image_size, align_corners=True)
 
 
 def paste_back(
-    images: torch.Tensor, crops: torch.Tensor, transforms: torch.Tensor, feather: float = 0.1,
-    region: torch.Tensor | None = None,
+    images: torch.Tensor, crops: torch.Tensor, transforms: torch.Tensor, feather: float = 0.1
 ) -> torch.Tensor:
-    """Warp ``crops (B, C, s, s)`` back into ``images (B, C, H, W)`` and blend with :func:`paste_mask`
-    (times ``region (B, 1, s, s)`` when given); pixels where the mask is 0 are exactly the
-    original image."""
+    """Warp ``crops (B, C, s, s)`` back into ``images (B, C, H, W)`` and blend with :func:`paste_mask`;
+    pixels where the mask is 0 are exactly the original image."""
     transforms = transforms.to(images)
     size = tuple(images.shape[-2:])
     warped = warp_affine(crops.to(images), invert_affine_transform(transforms), size, align_corners=True)
-    mask = paste_mask(transforms, crops.shape[-1], size, feather, region)
+    mask = paste_mask(transforms, crops.shape[-1], size, feather)
     return images * (1 - mask) + warped * mask
 
 

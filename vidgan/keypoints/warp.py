@@ -12,7 +12,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import torch
-from kornia.geometry.transform import warp_image_tps
+import torch.nn.functional as F
+from kornia.geometry.transform import warp_points_tps
+from kornia.geometry import create_meshgrid
 from torch import Tensor
 
 from vidgan.keypoints.keypoints import present_xy
@@ -22,26 +24,25 @@ from vidgan.keypoints.keypoints import present_xy
 MIN_SEPARATION = 1.0
 
 
-def border_anchors(size: tuple[int, int], per_side: int = 3) -> Tensor:
-    """``(4 * per_side, 2)`` pixel points along the frame's border that a warp keeps in place
-    (the background away from the person does not move)."""
+def grid_anchors(size: tuple[int, int], per_side: int = 8) -> Tensor:
+    """``(per_side ** 2, 2)`` pixel points on a regular grid over the frame, border included:
+    the candidates for points a warp keeps in place."""
     height, width = size
-    steps = torch.linspace(0, 1, per_side + 1)[:-1]
-    top = torch.stack([steps * (width - 1), torch.zeros_like(steps)], dim=1)
-    right = torch.stack([torch.full_like(steps, width - 1.0), steps * (height - 1)], dim=1)
-    bottom = torch.stack([(1 - steps) * (width - 1), torch.full_like(steps, height - 1.0)], dim=1)
-    left = torch.stack([torch.zeros_like(steps), (1 - steps) * (height - 1)], dim=1)
-    return torch.cat([top, right, bottom, left])
+    ys, xs = torch.meshgrid(torch.linspace(0, height - 1, per_side), torch.linspace(0, width - 1, per_side),
+                            indexing="ij")
+    return torch.stack([xs.flatten(), ys.flatten()], dim=1)
 
 
 def tps_warp(
-    images: Tensor, source_points: Tensor, target_points: Tensor, *, anchors: int = 3
+    images: Tensor, source_points: Tensor, target_points: Tensor, *, anchors: int = 8, reach: float = 0.3
 ) -> tuple[Tensor, Tensor]:
     """Warp ``images (B, C, H, W)`` so that ``source_points (B, N, 2)`` (pixels of the images)
     move to ``target_points (B, N, 2)`` (pixels of the output, same size).
 
-    A point missing (NaN) in either set is left out of its sample's spline; ``anchors`` points
-    per side of the border stay fixed (0: none). A sample with fewer than three usable points is
+    A point missing (NaN) in either set is left out of its sample's spline. The background stays
+    where it is: the points of an ``anchors`` x ``anchors`` grid over the frame (0: none) on its
+    border or farther than ``reach`` times the keypoints' extent (the larger side of their
+    bounding box) from every keypoint of either set are fixed. A sample with fewer than three usable points is
     returned unwarped. Returns the warped images and their coverage ``(B, 1, H, W)``: 1 where
     the output samples inside the source image, 0 where it falls outside (zeros there).
     """
@@ -50,26 +51,32 @@ def tps_warp(
                          f"{tuple(source_points.shape)} and {tuple(target_points.shape)}")
     height, width = images.shape[-2:]
     dtype = torch.promote_types(images.dtype, torch.float32)
-    border = border_anchors((height, width), anchors).to(images.device, dtype) if anchors else None
+    grid = grid_anchors((height, width), anchors).to(images.device, dtype) if anchors else None
     scale = torch.tensor([2 / width, 2 / height], device=images.device, dtype=dtype)
-    solid = torch.cat([images.to(dtype), torch.ones_like(images[:, :1], dtype=dtype)], dim=1)
-    warped = []
-    for image, source, target in zip(solid, source_points.to(dtype), target_points.to(dtype), strict=True):
-        source, target = _control_points(source, target, border)
+    identity = create_meshgrid(height, width, normalized_coordinates=True, device=images.device, dtype=dtype,
+                               align_corners=False).reshape(1, -1, 2)
+    grids = []
+    for source, target in zip(source_points.to(dtype), target_points.to(dtype), strict=True):
+        source, target = _control_points(source, target, grid, reach)
         if len(source) < 3:
-            warped.append(image)
+            grids.append(identity[0])
             continue
         source_n, target_n = (source + 0.5) * scale - 1, (target + 0.5) * scale - 1
         kernel, affine = _tps_weights(target_n, source_n)
-        warped.append(warp_image_tps(image[None], target_n[None], kernel[None], affine[None], align_corners=False)[0])
-    result = torch.stack(warped)
-    return result[:, :-1].to(images.dtype), (result[:, -1:] > 0.5).to(images.dtype)
+        grids.append(warp_points_tps(identity, target_n[None], kernel[None], affine[None])[0])
+    grid = torch.stack(grids).view(-1, height, width, 2)
+    solid = torch.cat([images.to(dtype), torch.ones_like(images[:, :1], dtype=dtype)], dim=1)
+    # Bicubic: a warp resamples every pixel once more, and bilinear sampling visibly softens it.
+    result = F.grid_sample(solid, grid, mode="bicubic", padding_mode="zeros", align_corners=False)
+    low, high = images.amin(dim=(1, 2, 3), keepdim=True).to(dtype), images.amax(dim=(1, 2, 3), keepdim=True).to(dtype)
+    warped = torch.minimum(torch.maximum(result[:, :-1], low), high)  # no bicubic overshoot
+    return warped.to(images.dtype), (result[:, -1:] > 0.5).to(images.dtype)
 
 
 def _tps_weights(centres: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
     """The thin-plate spline ``f`` with ``f(centres) = values`` (both ``(N, 2)``) and minimum
     bending energy: kernel weights ``(N, 2)`` and affine weights ``(3, 2)`` as kornia's
-    ``warp_image_tps`` evaluates them. (kornia's own ``get_tps_transform`` puts the kernels on
+    ``warp_points_tps`` evaluates them. (kornia's own ``get_tps_transform`` puts the kernels on
     the values instead of the centres: it interpolates too, but bends wildly between points
     once a point moves by more than its neighbours' spacing.)"""
     count = len(centres)
@@ -83,13 +90,17 @@ def _tps_weights(centres: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
     return weights[:count], weights[count:]
 
 
-def _control_points(source: Tensor, target: Tensor, border: Tensor | None) -> tuple[Tensor, Tensor]:
-    """The usable pairs of one sample: both points present, no centre within
-    :data:`MIN_SEPARATION` of an earlier one (in either set), plus the fixed border anchors."""
+def _control_points(source: Tensor, target: Tensor, grid: Tensor | None, reach: float) -> tuple[Tensor, Tensor]:
+    """The usable pairs of one sample: both points present, plus the fixed grid points far from
+    them (:func:`tps_warp`), none within :data:`MIN_SEPARATION` of an earlier one (either set)."""
     usable = torch.isfinite(source).all(-1) & torch.isfinite(target).all(-1)
     source, target = source[usable], target[usable]
-    if border is not None:
-        source, target = torch.cat([border, source]), torch.cat([border, target])
+    if grid is not None and len(source):
+        points = torch.cat([source, target])
+        extent = (points.amax(0) - points.amin(0)).max()
+        border = (grid == 0).any(1) | (grid[:, 0] == grid[:, 0].max()) | (grid[:, 1] == grid[:, 1].max())
+        fixed = grid[border | (torch.cdist(grid, points).amin(1) > reach * extent)]
+        source, target = torch.cat([fixed, source]), torch.cat([fixed, target])
     close = (torch.cdist(source, source) < MIN_SEPARATION) | (torch.cdist(target, target) < MIN_SEPARATION)
     close = close.cpu().numpy()
     keep: list[int] = []

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 from kornia.color import rgb_to_grayscale
 from kornia.filters import laplacian
 

@@ -28,6 +28,12 @@ from vidgan.models.base import GANModel
 from vidgan.nn import MultiScaleDiscriminator, UNet
 
 
+#: Added to the references' blend logits: an untrained network starts from the warped pixels
+#: (the drawn image weighs e^-3 of one reference) and learns where to draw instead. Outside a
+#: reference's coverage its logit is -1e4: nothing is taken from outside a frame.
+REFERENCE_PRIOR = 3.0
+
+
 class RefWarpOutput(NamedTuple):
     """``frames (B, 3, H, W)`` in [-1, 1]; ``warped (B, R, 3, H, W)`` the references after the
     warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image)."""
@@ -58,7 +64,7 @@ class RefWarpGenerator(nn.Module):
         out = self.unet(inputs.to(maps.dtype))
         drawn = torch.tanh(out[:, :3])
         logits = out[:, 3:].float()
-        logits[:, :count] = logits[:, :count] - 1e4 * (1 - coverage[:, :, 0].float())  # nothing from outside
+        logits[:, :count] = logits[:, :count] + REFERENCE_PRIOR - 1e4 * (1 - coverage[:, :, 0].float())
         weights = logits.softmax(dim=1)
         frames = (weights[:, :count, None] * warped.float()).sum(1) + weights[:, count:] * drawn.float()
         return RefWarpOutput(frames.to(drawn.dtype), warped, weights)

@@ -18,8 +18,6 @@ from torch import Tensor, nn
 
 from vidgan.data.reference_frames import ReferenceFrames, ReferencePairsDataset, ReferenceSettings
 from vidgan.errors import ConfigError
-from vidgan.keypoints.retrieval import retrieval_weights
-from vidgan.keypoints.skeletons import get_skeleton
 from vidgan.models.ref_warp import RefWarp
 from vidgan.nn import GANLoss, feature_matching_loss
 from vidgan.train.experiment import Family
@@ -110,7 +108,7 @@ def reference_dataset(settings: ReferenceSettings, model: RefWarp) -> tuple[Refe
     multiple = model.size_multiple
     if data.size[0] % multiple or data.size[1] % multiple:
         raise ConfigError(f"{settings.file}: frames of {data.size} are not multiples of {multiple} (model.channels)")
-    return ReferencePairsDataset(data, settings, retrieval_weights(get_skeleton(data.skeleton))), None
+    return ReferencePairsDataset(data, settings), None
 
 
 FAMILY = Family(
