@@ -24,9 +24,10 @@ test: $(INSTALLED)
 proof: $(INSTALLED)
 	$(BIN)/python -m pytest -m proof -s
 
-# Benchmarks: every bench/*.py except the proofs (bench/*_proof.py, run by `make proof`).
+# Benchmarks: every bench/*.py except the proofs (bench/*_proof.py and bench/transfer_quality.py,
+# run by `make proof`).
 bench: $(INSTALLED)
-	@for script in bench/*.py; do case $$script in *_proof.py) continue;; esac; \
+	@for script in bench/*.py; do case $$script in *_proof.py|*/transfer_quality.py) continue;; esac; \
 		echo "== $$script"; PYTHONPATH=. $(BIN)/python $$script || exit 1; done
 
 clean:

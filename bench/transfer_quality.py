@@ -13,6 +13,10 @@ Every case writes ``<out>/<case>.png``, a contact sheet of 6 frames spread over 
 driving | nearest | warp only | [vid2vid |] result (| the composed full frame, faces). Look at it.
 
     python bench/transfer_quality.py [case ...] [--out out/quality] [--minutes 20] [--no-vid2vid]
+                                     [--set preset=gpu-256 ...]
+
+On a GPU: ``python bench/transfer_quality.py face_self_pexels body_self --out out/quality_gpu
+--minutes 8 --set preset=gpu-256 --set device=cuda``.
 """
 
 from __future__ import annotations
@@ -95,7 +99,10 @@ def run_case(name: str, out_dir: Path, minutes: float, generator: str = "ref_war
     if case.self_case:
         settings += ["retarget=false", "head_pose=driving"]
     if case.model_from:
-        settings.append(f"model={out_dir / f'{case.model_from}{suffix}.work' / 'train' / 'model'}")
+        model = out_dir / f"{case.model_from}{suffix}.work" / "train" / "model"
+        if not model.is_dir():  # its self case first
+            run_case(case.model_from, out_dir, minutes, generator, overrides)
+        settings.append(f"model={model}")
     return run_motion_transfer(load_config(MotionTransferConfig, None, settings + list(overrides)))
 
 
@@ -135,16 +142,66 @@ def iterations_per_minute(work: Path) -> float:
     return 60 * statistics.median(rates) if rates else float("nan")
 
 
-def evaluate_case(name: str, out_dir: Path, minutes: float, vid2vid: bool) -> dict[str, float]:
+def conv_throughput(seconds: float = 2.0) -> float:
+    """FLOP/s this process reaches on a representative convolution (64 -> 64 channels, 3x3,
+    4 x 96 x 96, forward and backward): the machine's practical ceiling for the U-Net."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    conv = torch.nn.Conv2d(64, 64, 3, padding=1)
+    x = torch.randn(4, 64, 96, 96, requires_grad=True)
+
+    def step() -> None:
+        conv(x).square().mean().backward()
+
+    with FlopCounterMode(display=False) as counter:
+        step()
+    step()
+    started, count = time.perf_counter(), 0
+    while time.perf_counter() - started < seconds:
+        step()
+        count += 1
+    return counter.get_total_flops() * count / (time.perf_counter() - started)
+
+
+def iteration_flops(work: Path) -> float:
+    """FLOPs of one training iteration of a workspace's ref_warp run (generator and
+    discriminator, forward and backward; the warp's own arithmetic left out)."""
+    import torch
+    import yaml
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from vidgan.data.reference_frames import ReferenceFrames, ReferencePairsDataset, ReferenceSettings
+    from vidgan.models.ref_warp import RefWarp
+
+    config = yaml.safe_load((work / "train" / "config.yaml").read_text())
+    model = RefWarp(**config["model"])
+    dataset = ReferencePairsDataset(ReferenceFrames.load(config["data"]["file"]), ReferenceSettings(**config["data"]))
+    items = [dataset[i] for i in range(config["train"]["batch_size"])]
+    batch = {k: torch.stack([item[k] for item in items]) for k in items[0]}
+    with FlopCounterMode(display=False) as counter:
+        out = model.generator(batch["maps"], batch["points"], batch["references"], batch["reference_points"])
+        scores = model.discriminators["image"](torch.cat([batch["maps"], out.frames], 1))
+        (out.frames.mean() + sum(s[0].mean() for s in scores)).backward()  # G step: G and D
+        fake = out.frames.detach()
+        for frames in (fake, batch["frames"]):  # D step: D on fake and real
+            scores = model.discriminators["image"](torch.cat([batch["maps"], frames], 1))
+            sum(s[0].mean() for s in scores).backward()
+    return float(counter.get_total_flops())
+
+
+def evaluate_case(name: str, out_dir: Path, minutes: float, vid2vid: bool, overrides: list[str] = ()) -> dict[str, float]:
     """Run a case (and its vid2vid twin), score it, write its contact sheet; its figures."""
     case = CASES[name]
-    report = run_case(name, out_dir, minutes)
+    report = run_case(name, out_dir, minutes, overrides=overrides)
     work = report.workspace
     figures = dict(report.metrics)
     figures["train it/min"] = iterations_per_minute(work)
+    if (work / "train" / "config.yaml").is_file():
+        figures["train share of conv throughput"] = figures["train it/min"] / 60 * iteration_flops(work) / conv_throughput()
     columns = {"driving": work / "driving.mp4", "nearest": work / "nearest.mp4", "warp only": work / "warp_only.mp4"}
     if vid2vid and case.self_case:
-        twin = run_case(name, out_dir, minutes, "vid2vid")
+        twin = run_case(name, out_dir, minutes, "vid2vid", overrides)
         columns["vid2vid"] = twin.workspace / "result.mp4"
         figures["vid2vid train it/min"] = iterations_per_minute(twin.workspace)
     columns["frame by frame"] = work / "frame_by_frame.mp4"
@@ -179,14 +236,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("out/quality"))
     parser.add_argument("--minutes", type=float, default=20.0, help="training budget per model")
     parser.add_argument("--no-vid2vid", dest="vid2vid", action="store_false", help="skip the vid2vid baseline")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="override of every run's transfer config, e.g. preset=gpu-256")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     failed = False
     for name in args.cases or list(CASES):
         started = time.perf_counter()
-        figures = evaluate_case(name, args.out, args.minutes, args.vid2vid)
+        figures = evaluate_case(name, args.out, args.minutes, args.vid2vid, args.set)
         print(f"== {name} ({time.perf_counter() - started:.0f} s; contact sheet {args.out / name}.png)")
-        print("   " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if "/" in k or "it/min" in k))
+        print("   " + ", ".join(f"{k} {v:.4g}" for k, v in figures.items() if "/" in k or "train" in k))
         for measure, value, goal, met in goals(name, figures):
             print(f"   {measure:22s} {value:8.4f}   goal {goal:10s} {'met' if met else 'NOT MET'}")
             failed |= not met

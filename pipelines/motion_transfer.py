@@ -25,8 +25,9 @@ a run that fails after training keeps the trained model):
                  frame by frame, and two baselines without a network: the nearest target frame
                  by keypoints and that frame warped onto the driving keypoints;
 7. ``compose``   the output video with the driving video's audio (none: silent): for faces the
-                 target's full frames with the generated face pasted back through a feathered
-                 face mask (outside it every pixel is the target's); for bodies the model frames;
+                 target's full frames with the generated crop pasted back, its border feathered
+                 (outside it every pixel is the target's); for bodies the model frames, enlarged
+                 (bicubic) to a long side of at least :data:`MIN_LONG_SIDE` pixels;
 8. ``evaluate``  per method, on its output: keypoints found (a share under 90 % is reported as a
                  failure), PCK (bodies) or NME and mouth-opening correlation (faces) against the
                  retargeted keypoints, warping error; at the model's size (what the generator
@@ -42,6 +43,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
 
+import cv2
 import numpy as np
 import torch
 
@@ -74,6 +76,8 @@ MIN_FOUND = 0.5
 MIN_RESULT_FOUND = 0.9
 #: The methods a run generates and scores, in the panel's and the report's order.
 METHODS = ("nearest", "warp_only", "result")
+#: The shortest long side of a body output: smaller model frames are enlarged to it.
+MIN_LONG_SIDE = 256
 #: Share of a face crop's side over which its pasted border fades into the target frame.
 PASTE_FEATHER = 0.06
 
@@ -512,7 +516,10 @@ def _compose_all(config: MotionTransferConfig, clips: dict[str, Any], driving: K
         frames = VideoReader(workspace.path(f"{method}.mp4"))
         with VideoWriter(target, fps, crf=18, preset="veryfast", **(audio if method == "result" else {})) as writer:
             if config.kind == "dance":
-                writer.write_all(progress(frames, total=len(driving), desc=f"compose {method}"))
+                scale = body_output_scale(driving.image_size)
+                for frame in progress(frames, total=len(driving), desc=f"compose {method}"):
+                    writer.write(frame if scale == 1 else cv2.resize(frame, None, fx=scale, fy=scale,
+                                                                     interpolation=cv2.INTER_CUBIC))
             else:
                 for frame in _face_composites(clips, driving, frames, workspace, method):
                     writer.write(frame)
@@ -522,6 +529,12 @@ def _compose_all(config: MotionTransferConfig, clips: dict[str, Any], driving: K
         for row in zip(*columns, strict=False):
             row = [np.repeat(c, 3, axis=2) if c.shape[2] == 1 else c for c in row]
             writer.write(np.concatenate(row, axis=1))
+
+
+def body_output_scale(size: tuple[int, int]) -> float:
+    """How much a body model's frames ``(H, W)`` are enlarged (bicubic) in the output so that its
+    long side is at least :data:`MIN_LONG_SIDE` pixels (1: as they are)."""
+    return max(1.0, MIN_LONG_SIDE / max(size))
 
 
 def _face_composites(clips: dict[str, Any], driving: Keypoints, crops: VideoReader, workspace: Workspace,
@@ -557,9 +570,13 @@ def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keyp
     )
 
     face = config.kind == "face"
-    expected = driving  # the composites of faces are full target frames: scored in their pixels
+    # the outputs are full target frames (faces) or upscaled model frames (bodies): scored in their pixels
     if face:
         expected = _to_source(driving, json.loads(workspace.path("fits.json").read_text())["target"], driving.image_size)
+    else:
+        height, width = driving.image_size
+        scale = body_output_scale(driving.image_size)
+        expected = _to_source(driving, [0, 0, round(width * scale), round(height * scale)], driving.image_size)
     metrics: dict[str, float] = {"frames": float(len(driving))}
     extractor = ExtractTrack({**asdict(config.tracking), "smooth": "none"})
     real = np.stack(list(VideoReader(workspace.path("target.mp4"))))

@@ -144,7 +144,8 @@ def test_transfer_end_to_end_on_the_synthetic_dancer(tmp_path, capsys, generator
     assert "[train] done" in first.err and "[generate] done" in first.err
     assert "result: " in first.out and "nearest: " in first.out and "warp_only: " in first.out
     info = probe(out)
-    assert info.frames == 10 and info.size == (64, 64) and info.has_audio == audio  # the source's audio, 2..11
+    assert info.frames == 10 and info.has_audio == audio  # the source's audio, frames 2..11
+    assert info.size == (256, 256)  # 64x64 model frames, enlarged to a long side of 256
     metrics = json.loads((tmp_path / "result.work" / "metrics.json").read_text())
     for method in ("nearest", "warp_only", "result"):
         assert {f"{method}/{k}" for k in ("found", "pck@0.2", "sharpness", "warping_error")} <= set(metrics)

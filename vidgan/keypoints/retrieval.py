@@ -24,28 +24,22 @@ def retrieval_weights(skeleton: Skeleton) -> np.ndarray:
 
 class PoseIndex:
     """The keypoints ``(T, K, 3)`` of a target's frames (x, y, confidence; NaN or confidence 0:
-    missing), searched by weighted mean point distance over the points present in both.
+    missing), searched by weighted mean point distance over the points present in both (in
+    place: a reference whose head or body stands where the query's does needs the smallest warp;
+    aligning the shapes first was tried and chose worse references for faces)."""
 
-    ``align``: each frame's points are first moved onto the query's by their best similarity
-    (least squares on the common points): the distance then measures the shape (a face's
-    expression) and not where the head is or how large; a warp moves and scales a reference
-    anyway."""
-
-    def __init__(self, points: np.ndarray, weights: np.ndarray | None = None, min_common: float = 0.5,
-                 align: bool = False) -> None:
+    def __init__(self, points: np.ndarray, weights: np.ndarray | None = None, min_common: float = 0.5) -> None:
         points = np.asarray(points, np.float64)
         if points.ndim != 3 or points.shape[-1] < 2 or not len(points):
             raise ValueError(f"keypoints (T, K, 3) of at least one frame expected, got {points.shape}")
         self.xy = present_xy(points)
         self.weights = np.ones(points.shape[1]) if weights is None else np.asarray(weights, np.float64)
         self.min_common = min_common
-        self.align = align
 
     @classmethod
     def for_skeleton(cls, points: np.ndarray, skeleton: Skeleton) -> PoseIndex:
-        """The index motion transfer uses: :func:`retrieval_weights`; faces aligned (their
-        expression is what is searched), bodies not (where the dancer stands matters)."""
-        return cls(points, retrieval_weights(skeleton), align=skeleton.name == IBUG68.name)
+        """The index motion transfer uses: :func:`retrieval_weights` of ``skeleton``."""
+        return cls(points, retrieval_weights(skeleton))
 
     def __len__(self) -> int:
         return len(self.xy)
@@ -56,8 +50,7 @@ class PoseIndex:
         query_xy = present_xy(np.asarray(query, np.float64))
         common = np.isfinite(self.xy - query_xy).all(-1)  # (T, K)
         weights = np.where(common, self.weights, 0.0)
-        frames = _aligned(self.xy, query_xy, weights) if self.align else self.xy
-        gaps = np.linalg.norm(frames - query_xy, axis=-1)  # (T, K), NaN where either misses
+        gaps = np.linalg.norm(self.xy - query_xy, axis=-1)  # (T, K), NaN where either misses
         total = weights.sum(axis=1)
         wanted = np.isfinite(query_xy).all(-1) @ self.weights
         summed = (np.where(common, gaps, 0.0) * weights).sum(axis=1)
@@ -89,19 +82,6 @@ class PoseIndex:
                 best = previous
             chosen[q] = previous = best
         return chosen
-
-
-def _aligned(frames: np.ndarray, query: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """``frames (T, K, 2)`` each moved by the similarity that best takes its points onto
-    ``query (K, 2)`` (weighted least squares over ``weights (T, K)``, 0 where either misses)."""
-    p = np.nan_to_num(frames[..., 0] + 1j * frames[..., 1])
-    q = np.nan_to_num(query[..., 0] + 1j * query[..., 1])
-    total = np.maximum(weights.sum(1, keepdims=True), 1e-9)
-    p_mean, q_mean = (weights * p).sum(1, keepdims=True) / total, (weights * q).sum(1, keepdims=True) / total
-    pc, qc = p - p_mean, q - q_mean
-    scale = (weights * np.conj(pc) * qc).sum(1, keepdims=True) / np.maximum((weights * np.abs(pc) ** 2).sum(1, keepdims=True), 1e-9)
-    moved = scale * pc + q_mean
-    return np.where(np.isfinite(frames), np.stack([moved.real, moved.imag], -1), np.nan)
 
 
 def _pick(distances: np.ndarray, k: int, separation: int) -> np.ndarray:
