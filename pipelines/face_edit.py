@@ -37,6 +37,7 @@ from pipelines.footage import frame_range
 from vidgan.data.face_crops import align_frames
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, VideoWriter, probe, read_image, write_image
+from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
 from vidgan.io.images import IMAGE_SUFFIXES
 from vidgan.keypoints import Keypoints, Smoother
 from vidgan.keypoints.align import face_transform, paste_back, paste_mask
@@ -206,6 +207,7 @@ def run_face_edit(config: FaceEditConfig) -> FaceEditReport:
     """Edit ``config.input`` into ``config.out`` (module docstring); what was written."""
     started = time.perf_counter()
     check_input(config)
+    check_output(config.out, [config.input], IMAGE_SUFFIXES if is_image(config.input) else VIDEO_SUFFIXES)
     editor = load_editor(config)
     out = Path(config.out)
     if is_image(config.input):

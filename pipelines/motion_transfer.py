@@ -38,7 +38,6 @@ a run that fails after training keeps the trained model):
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, TextIO
@@ -52,9 +51,9 @@ from pipelines.report import write_report
 from pipelines.workspace import Workspace, file_digest
 from vidgan.config import load_config
 from vidgan.data.reference_frames import REFERENCES_FILE, ReferenceFrames
-from vidgan.errors import InputError, OutputError, VidganError
+from vidgan.errors import InputError, VidganError
 from vidgan.io import VideoReader, VideoWriter, probe
-from vidgan.io.atomic import atomic_path
+from vidgan.io.atomic import VIDEO_SUFFIXES, atomic_path, check_output
 from vidgan.keypoints import Keypoints, PoseNormalizer, load_tracks, transfer_expression
 from vidgan.keypoints.align import apply_transform, estimate_similarity, head_boxes, paste_back
 from vidgan.keypoints.normalize import STABLE_FACE_POINTS
@@ -69,7 +68,6 @@ from vidgan.stages.tracks import ExtractTrack, TrackSettings
 from vidgan.train.experiment import ExperimentConfig
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
-VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
 #: A video whose keypoints are found in fewer of the selected frames is refused before training.
 MIN_FOUND = 0.5
 #: Keypoints re-found in fewer of a result's frames make its figures a reported failure.
@@ -267,29 +265,12 @@ def _neutral_face(track: Keypoints) -> np.ndarray:
     return np.median(track.points[complete], axis=0)
 
 
-def check_output(out: Path, inputs: list[str | os.PathLike[str] | None]) -> None:
-    """Refuse an output that cannot be written or would overwrite an input, before any work."""
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise OutputError(out, f"the output must be a video file ({', '.join(VIDEO_SUFFIXES)})")
-    if out.is_dir():
-        raise OutputError(out, "is a directory; give a video file path")
-    resolved = out.resolve()
-    for path in inputs:
-        if path is not None and Path(path).resolve() == resolved:
-            raise OutputError(out, "is also an input of this run; choose another output path")
-    parent = resolved.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(out, f"cannot be written: {parent} is not a writable folder")
-
-
 def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = None) -> MotionTransferReport:
     """Run (or resume) every step and return where the result and its report are."""
     out = Path(config.out)
     experiment = model_config(config)
     config = replace(config, generator=experiment.family)
-    check_output(out, [config.driving, config.target, config.target_track, config.driving_track])
+    check_output(out, [config.driving, config.target, config.target_track, config.driving_track], VIDEO_SUFFIXES)
     driving_info, target_info = probe(config.driving), probe(config.target)
     size = frame_size(experiment, target_info.size if config.kind == "dance" else (1, 1))  # faces: square crops
     if config.model is not None and not Path(config.model).is_dir():

@@ -67,5 +67,5 @@ def test_demo_runs_the_transfer_workflow_end_to_end(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "transfer.mp4" in printed and "pck@0.2" in printed
     info = probe(out_dir / "transfer.mp4")
-    assert info.frames == 8 and (info.width, info.height) == (64, 64) and info.has_audio
+    assert info.frames == 8 and (info.width, info.height) == (256, 256) and info.has_audio  # enlarged 64 -> 256
     assert (out_dir / "transfer.report.html").is_file()

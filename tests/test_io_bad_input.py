@@ -139,3 +139,33 @@ def test_the_same_broken_file_is_explained_alike_every_time(tmp_path):
             probe(path)
         errors.append(str(caught.value))
     assert errors == [f"{path}: not a readable video (moov atom not found)"] * 3
+
+
+def test_an_output_that_would_destroy_an_input_is_refused_before_any_work(tmp_path, capsys, synthetic_video):
+    """convert and age onto their own input, into a folder, under a file, with a wrong suffix:
+    one line naming the output, exit 2, the input untouched, nothing written."""
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(synthetic_video.read_bytes())
+    photo = tmp_path / "me.jpg"
+    photo.write_bytes(shared("faces/single_face.jpg").read_bytes())
+    (tmp_path / "folder.mp4").mkdir()
+    before = {p: p.read_bytes() for p in (video, photo)}
+    listing = sorted(tmp_path.iterdir())
+    model = tmp_path / "no_model"  # never reached: the output is checked first
+    runs = [
+        (["convert", str(video), str(video), "--size", "64"], str(video), "is also an input"),
+        (["convert", str(video), str(tmp_path / "." / "clip.mp4")], "clip.mp4", "is also an input"),
+        (["convert", str(video), str(tmp_path / "folder.mp4")], "folder.mp4", "is a directory"),
+        (["convert", str(video), str(video / "x.mp4")], "x.mp4", "cannot be written"),
+        (["convert", str(video), str(tmp_path / "x.gif")], "x.gif", "must be a .mp4"),
+        (["age", "--input", str(photo), "--out", str(photo), "--target-age", "60", "--model", str(model)],
+         str(photo), "is also an input"),
+        (["age", "--input", str(photo), "--out", str(tmp_path / "me.mp4"), "--target-age", "60",
+          "--model", str(model)], "me.mp4", "must be a .png"),
+    ]
+    for argv, named, problem in runs:
+        assert main(argv) == 2
+        error = capsys.readouterr().err.strip()
+        assert len(error.splitlines()) == 1 and named in error and problem in error, error
+    assert {p: p.read_bytes() for p in before} == before
+    assert sorted(tmp_path.iterdir()) == listing

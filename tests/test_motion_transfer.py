@@ -168,7 +168,7 @@ def test_bad_outputs_are_refused_before_any_work(tmp_path, capsys):
     common = ["transfer", "--source", str(source), "--target", str(source)]
     (tmp_path / "folder.mp4").mkdir()
     before = sorted(tmp_path.iterdir())
-    cases = {str(tmp_path / "o.txt"): "must be a video file", str(source): "is also an input",
+    cases = {str(tmp_path / "o.txt"): "must be a .mp4 / .mov / .mkv file", str(source): "is also an input",
              str(tmp_path / "folder.mp4"): "is a directory", str(source / "o.mp4"): "cannot be written"}
     for out, message in cases.items():
         assert main([*common, "--out", out]) == 2

@@ -1,12 +1,42 @@
-"""Write-then-rename: an output file or folder either appears whole or not at all."""
+"""Safe outputs: a path checked before any work, then written whole or not at all (write, then
+rename)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+
+from vidgan.errors import OutputError
+
+#: Containers the video writer produces.
+VIDEO_SUFFIXES = (".mp4", ".mov", ".mkv")
+
+
+def check_output(out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike[str] | None] = (),
+                 suffixes: Iterable[str] | None = None) -> Path:
+    """Refuse, before any work, an output that cannot be written or would destroy something the
+    user owns: a suffix outside ``suffixes``, a directory, one of the run's ``inputs`` (same file,
+    any spelling), a parent that is a file or a folder that cannot be written. Raises
+    :class:`OutputError` naming the path; returns it."""
+    path = Path(out)
+    suffixes = tuple(suffixes) if suffixes is not None else None
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise OutputError(path, f"the output must be a {' / '.join(suffixes)} file")
+    if path.is_dir():
+        raise OutputError(path, "is a directory; give a file path")
+    resolved = path.resolve()
+    for given in inputs:
+        if given is not None and Path(given).resolve() == resolved:
+            raise OutputError(path, "is also an input of this run; choose another output path")
+    parent = resolved.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot be written: {parent} is not a writable folder")
+    return path
 
 
 def temporary_sibling(path: Path) -> Path:

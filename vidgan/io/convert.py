@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 
 from vidgan.errors import DecodeError
+from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
 from vidgan.io.probe import VideoInfo
 from vidgan.io.reader import VideoReader
 from vidgan.io.writer import VideoWriter
@@ -68,6 +69,7 @@ def convert(
     :class:`DecodeError` and leaves no output unless ``allow_damaged``, which converts what
     decodes and lists the damage in the report.
     """
+    check_output(target, [source], VIDEO_SUFFIXES)
     reader = VideoReader(source, strict=not allow_damaged)
     info = reader.info
     out_fps = Fraction(fps).limit_denominator(1_000_000) if fps else info.fps
