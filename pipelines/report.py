@@ -1,12 +1,14 @@
 """``report.html`` of a motion-transfer run: the side-by-side video, metrics, loss curves, timings.
 
 One self-contained HTML file beside the output (the video is referenced by relative path); loss
-curves are inline SVG drawn from the training run's ``metrics.jsonl`` (no plotting library).
+curves from the training run's ``metrics.jsonl`` are drawn by matplotlib and inlined as a PNG.
 """
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -14,37 +16,29 @@ from pathlib import Path
 
 from vidgan.io.atomic import atomic_path
 
-_COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b")
 
-
-def loss_curves_svg(records: Sequence[Mapping[str, float]], keys: Sequence[str], width: int = 640, height: int = 240) -> str:
-    """An SVG line chart of ``keys`` over ``iteration`` (each key min-max scaled on a shared axis)."""
+def loss_curves_png(records: Sequence[Mapping[str, float]], keys: Sequence[str]) -> str:
+    """An ``<img>`` of ``keys`` over ``iteration`` drawn by matplotlib (a PNG inlined as a data
+    URI, so the report stays one file), or a line saying there is nothing to draw."""
     series = {k: [(r["iteration"], r[k]) for r in records if k in r and math.isfinite(r[k])] for k in keys}
     series = {k: v for k, v in series.items() if len(v) >= 2}
     if not series:
         return "<p>(no loss curve: the model was trained elsewhere or logged nothing)</p>"
-    x_max = max(x for values in series.values() for x, _ in values) or 1
-    y_values = [y for values in series.values() for _, y in values]
-    y_min, y_max = min(y_values), max(y_values)
-    span = (y_max - y_min) or 1.0
-    pad = 30
-    lines, legend = [], []
-    for i, (key, values) in enumerate(series.items()):
-        colour = _COLOURS[i % len(_COLOURS)]
-        points = " ".join(
-            f"{pad + (width - 2 * pad) * x / x_max:.1f},{height - pad - (height - 2 * pad) * (y - y_min) / span:.1f}"
-            for x, y in values
-        )
-        lines.append(f'<polyline fill="none" stroke="{colour}" stroke-width="1.5" points="{points}"/>')
-        legend.append(f'<text x="{pad + 150 * i}" y="16" fill="{colour}" font-size="12">{html.escape(key)}</text>')
-    axis = (
-        f'<text x="{pad}" y="{height - 8}" font-size="11">0</text>'
-        f'<text x="{width - pad - 40}" y="{height - 8}" font-size="11">it {x_max}</text>'
-        f'<text x="2" y="{pad}" font-size="11">{y_max:.3g}</text>'
-        f'<text x="2" y="{height - pad}" font-size="11">{y_min:.3g}</text>'
-    )
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-            f'style="border:1px solid #ccc">{"".join(legend)}{axis}{"".join(lines)}</svg>')
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(8, 3), dpi=100, layout="tight")
+    axes = figure.add_subplot()
+    for key, values in series.items():
+        axes.plot(*zip(*values, strict=True), label=key, linewidth=1)
+    axes.set_xlabel("iteration")
+    axes.legend()
+    axes.grid(alpha=0.3)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return f'<img alt="training losses" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
 
 
 def write_report(
@@ -81,7 +75,7 @@ table{{border-collapse:collapse}}tr:nth-child(even){{background:#f4f4f4}}</style
 <p>{html.escape(caption)}</p>
 <h2>Metrics</h2>{"".join(f"<p>{html.escape(n)}</p>" for n in notes)}
 {method_table(metrics, methods)}<table>{rows(other)}</table>
-<h2>Training losses</h2>{loss_curves_svg(records, ("loss_d", "loss_g"))}
+<h2>Training losses</h2>{loss_curves_png(records, ("loss_d", "loss_g"))}
 <h2>Steps (seconds)</h2><table>{rows({k: v for k, v in timings.items() if v is not None})}</table>
 <h2>Settings</h2><table>{rows(settings)}</table>
 </body></html>

@@ -151,7 +151,7 @@ def test_transfer_end_to_end_on_the_synthetic_dancer(tmp_path, capsys, generator
         assert {f"{method}/{k}" for k in ("found", "pck@0.2", "sharpness", "warping_error")} <= set(metrics)
     assert "frame_by_frame/warping_error" in metrics
     report = (tmp_path / "result.report.html").read_text()
-    assert "panel.mp4" in report and "pck@0.2" in report and "warp_only" in report and "<svg" in report
+    assert "panel.mp4" in report and "pck@0.2" in report and "warp_only" in report and "data:image/png;base64" in report
     assert probe(tmp_path / "result.work" / "panel.mp4").size == (64, 5 * 64)
     assert not probe(tmp_path / "result.work" / "panel.mp4").has_audio
     # the given target track was used as is (moved into the model frame: same size, so equal)
