@@ -125,3 +125,29 @@ def test_fan_loads_local_weights_without_network(tmp_path, breakingbad):
     landmarks = model(image, box)
     assert landmarks.shape == (1, 68, 3) and np.isfinite(landmarks).all()
     assert model.skeleton is IBUG68
+
+
+def test_dlib_finds_a_close_up_whose_chin_touches_the_frame_edge():
+    """talking_head_lp_d6: a face filling a 480x480 frame; HOG alone misses many of its frames,
+    the padded second search finds every sampled one, inside the frame."""
+    from vidgan.io import VideoReader
+
+    frames = [f for i, f in enumerate(VideoReader(shared("videos/talking_head_lp_d6.mp4")).frames(0, 1008)) if i % 40 == 0]
+    detector = FaceDetector("dlib")
+    boxes = [detector.detect(frame) for frame in frames]
+    assert all(len(b) for b in boxes)
+    widths = np.array([b[0, 2] - b[0, 0] for b in boxes])
+    assert (widths > 120).all() and all(-40 < b[0, 0] and b[0, 2] < 520 for b in boxes)
+
+
+def test_the_kept_track_is_the_most_present_face_not_a_large_glimpse():
+    from vidgan.keypoints.track import IoUTracker
+
+    tracker = IoUTracker(max_missed=2)
+    for t in range(40):
+        boxes = [[10, 10, 60, 60, 0.9]]  # a small face on screen throughout
+        if 5 <= t < 8:
+            boxes.append([200, 100, 400, 300, 0.9])  # a large face for three frames
+        tracker.update(np.array(boxes, np.float32))
+    [kept] = tracker.track_boxes(1).values()
+    assert np.isfinite(kept[:, 0]).all() and kept[0, 2] == 60

@@ -8,13 +8,18 @@ import cv2
 import numpy as np
 
 FaceDetectorBackend = Literal["dlib", "mediapipe"]
+#: Border added (share of the longer side) when dlib finds no face in a frame as it is.
+DLIB_PAD = 0.15
 
 
 class FaceDetector:
     """Detect faces in RGB uint8 frames.
 
     ``dlib``: HOG + linear SVM (the box convention dlib's 68-point predictor was trained on),
-    run on a copy scaled to ``max_side`` pixels (``upsample`` doubles it for small faces).
+    run on a copy scaled to ``max_side`` pixels (``upsample`` doubles it for small faces); a
+    frame where it finds nothing is searched again with a border of :data:`DLIB_PAD` of its
+    side around it (edge pixels repeated): a close-up whose chin or forehead touches the frame's
+    edge leaves HOG's window no margin, and is then found.
     ``mediapipe``: BlazeFace full-range, ~10x faster, boxes from forehead to chin.
     """
 
@@ -50,6 +55,14 @@ class FaceDetector:
         return boxes[np.argsort(-boxes[:, 4])] if len(boxes) else boxes
 
     def _dlib_boxes(self, frame: np.ndarray) -> np.ndarray:
+        boxes = self._dlib_search(frame)
+        if len(boxes) == 0:
+            pad = round(DLIB_PAD * max(frame.shape[:2]))
+            boxes = self._dlib_search(cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
+            boxes[:, :4] -= pad
+        return boxes
+
+    def _dlib_search(self, frame: np.ndarray) -> np.ndarray:
         scale = min(1.0, self.max_side / max(frame.shape[:2]))
         small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
         rects, scores, _ = self._dlib.run(small, self.upsample, 0.0)
