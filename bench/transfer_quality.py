@@ -106,11 +106,12 @@ def run_case(name: str, out_dir: Path, minutes: float, generator: str = "ref_war
     return run_motion_transfer(load_config(MotionTransferConfig, None, settings + list(overrides)))
 
 
-def ground_truth_scores(work: Path, methods: dict[str, Path]) -> dict[str, float]:
-    """SSIM and PSNR of each method's model-size frames against the driving frames (self cases)."""
-    truth = np.stack(list(VideoReader(work / "driving.mp4")))
+def ground_truth_scores(methods: dict[str, tuple[Path, Path]]) -> dict[str, float]:
+    """SSIM and PSNR of each method's model-size frames against the driving frames at the same
+    size (self cases): ``methods`` maps a name to (its video, the driving clip of its run)."""
     scores = {}
-    for method, video in methods.items():
+    for method, (video, driving) in methods.items():
+        truth = np.stack(list(VideoReader(driving)))
         frames = np.stack(list(VideoReader(video)))[: len(truth)]
         scores[f"{method}/ssim"] = ssim(truth[: len(frames)], frames)
         scores[f"{method}/psnr"] = psnr(truth[: len(frames)], frames)
@@ -207,7 +208,8 @@ def evaluate_case(name: str, out_dir: Path, minutes: float, vid2vid: bool, overr
     columns["frame by frame"] = work / "frame_by_frame.mp4"
     columns["result"] = work / "result.mp4"
     if case.self_case:
-        scores = ground_truth_scores(work, {k.replace(" ", "_"): v for k, v in columns.items() if k != "driving"})
+        scores = ground_truth_scores({k.replace(" ", "_"): (v, v.parent / "driving.mp4") for k, v in columns.items()
+                                      if k != "driving"})
         figures.update(scores)
         figures["ssim>nearest"] = scores["result/ssim"] - scores["nearest/ssim"]
         if "vid2vid/ssim" in scores:

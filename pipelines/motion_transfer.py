@@ -74,6 +74,8 @@ MIN_FOUND = 0.5
 MIN_RESULT_FOUND = 0.9
 #: The methods a run generates and scores, in the panel's and the report's order.
 METHODS = ("nearest", "warp_only", "result")
+#: Sigma (pixels) of the coarse part of a ref_warp result that temporal smoothing blends.
+SMOOTHING_LOW_PASS = 2.0
 #: The shortest long side of a body output: smaller model frames are enlarged to it.
 MIN_LONG_SIDE = 256
 #: Share of a face crop's side over which its pasted border fades into the target frame.
@@ -100,7 +102,8 @@ class MotionTransferConfig:
     ``<out>.work`` beside the output. ``retarget: false`` drives with the raw driving keypoints.
     ``head_pose`` (faces): ``target`` keeps the target video's head motion, ``driving`` takes
     the driving's. ``smoothing``: weight of the previous output in the flow-guided temporal
-    blend of ``ref_warp`` results (0: off).
+    blend of ``ref_warp`` results, on their coarse part only (:data:`SMOOTHING_LOW_PASS`: shading
+    does not flicker, detail stays sharp; 0: off).
     """
 
     kind: Kind = "dance"
@@ -118,7 +121,7 @@ class MotionTransferConfig:
     driving_track: str | None = None
     retarget: bool = True
     head_pose: Literal["target", "driving"] = "target"
-    smoothing: float = 0.3
+    smoothing: float = 0.7
     tracking: TrackSettings = field(default_factory=TrackSettings)
     runner: Literal["local", "ray"] = "local"
     address: str | None = None
@@ -316,7 +319,8 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
                        lambda: _train(training, workspace))
 
     maps = render_track(driving, size)
-    generate_inputs = {**retarget_inputs, "generator": config.generator, "smoothing": config.smoothing,
+    generate_inputs = {**retarget_inputs, "generator": config.generator,
+                       "smoothing": [config.smoothing, SMOOTHING_LOW_PASS],
                        "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk}
     outputs = [f"{method}.mp4" for method in METHODS] + ["frame_by_frame.mp4", "references.npy"]
     workspace.step("generate", generate_inputs, outputs,
@@ -472,7 +476,7 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
 
         model = model.to(resolve_device(config.device)).eval()
         write("frame_by_frame", model.render(maps, driving.points, bank.frames, bank.points, chosen))
-        blender = FlowBlender(config.smoothing)
+        blender = FlowBlender(config.smoothing, low_pass=SMOOTHING_LOW_PASS)
         write("result", ([blender(frame) for frame in frames] for frames in
                          [[*VideoReader(workspace.path("frame_by_frame.mp4"))]]))
         return

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import safetensors.torch
@@ -307,6 +308,22 @@ def test_flow_blender_keeps_what_it_cannot_trust():
     brighter = frame + 40
     assert np.abs(blender(brighter).astype(int) - 120).max() <= 1  # still scene: half of the previous
     assert np.array_equal(FlowBlender(0.0)(brighter), brighter)
+
+
+def test_low_pass_blending_smooths_shading_and_keeps_the_new_frames_detail():
+    rng = np.random.default_rng(0)
+    texture = rng.integers(-20, 21, (64, 64, 1)).repeat(3, axis=2)
+    first = (100 + texture).astype(np.uint8)
+    second = (140 + np.roll(texture, 1, axis=0)).astype(np.uint8)  # brighter, its detail new
+    blender = FlowBlender(0.5, low_pass=3.0)
+    blender(first)
+    out = blender(second).astype(int)
+    assert abs(out.mean() - 120) < 4  # the shading: half way to the previous frame
+    detail = out - cv2.GaussianBlur(out.astype(np.float32), (0, 0), 3.0)
+    wanted = second.astype(int) - cv2.GaussianBlur(second.astype(np.float32), (0, 0), 3.0)
+    assert np.abs(detail - wanted).mean() < 1.0  # the fine detail: the new frame's own
+    with pytest.raises(ValueError, match="low_pass"):
+        FlowBlender(0.5, low_pass=0)
 
 
 def test_pose_generate_command_extracts_poses_from_video_and_image(tmp_path, dancer_files):

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 FaceDetectorBackend = Literal["dlib", "mediapipe"]
-#: Border added (share of the longer side) when dlib finds no face in a frame as it is.
+#: Border added around a frame (share of its longer side) before dlib searches it.
 DLIB_PAD = 0.15
 
 
@@ -16,10 +16,11 @@ class FaceDetector:
     """Detect faces in RGB uint8 frames.
 
     ``dlib``: HOG + linear SVM (the box convention dlib's 68-point predictor was trained on),
-    run on a copy scaled to ``max_side`` pixels (``upsample`` doubles it for small faces); a
-    frame where it finds nothing is searched again with a border of :data:`DLIB_PAD` of its
-    side around it (edge pixels repeated): a close-up whose chin or forehead touches the frame's
-    edge leaves HOG's window no margin, and is then found.
+    run on a copy scaled to ``max_side`` pixels (``upsample`` doubles it for small faces) with
+    a border of :data:`DLIB_PAD` of its side around it (edge pixels repeated): a close-up whose
+    chin or forehead touches the frame's edge leaves HOG's window no margin without it (a search
+    only where the plain one finds nothing would make the result hang on dlib's scores near the
+    threshold, which vary in their last digits with the threads OpenCV is given).
     ``mediapipe``: BlazeFace full-range, ~10x faster, boxes from forehead to chin.
     """
 
@@ -55,19 +56,14 @@ class FaceDetector:
         return boxes[np.argsort(-boxes[:, 4])] if len(boxes) else boxes
 
     def _dlib_boxes(self, frame: np.ndarray) -> np.ndarray:
-        boxes = self._dlib_search(frame)
-        if len(boxes) == 0:
-            pad = round(DLIB_PAD * max(frame.shape[:2]))
-            boxes = self._dlib_search(cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_REPLICATE))
-            boxes[:, :4] -= pad
-        return boxes
-
-    def _dlib_search(self, frame: np.ndarray) -> np.ndarray:
         scale = min(1.0, self.max_side / max(frame.shape[:2]))
         small = cv2.resize(frame, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA) if scale < 1 else frame
-        rects, scores, _ = self._dlib.run(small, self.upsample, 0.0)
+        pad = round(DLIB_PAD * max(small.shape[:2]))
+        rects, scores, _ = self._dlib.run(cv2.copyMakeBorder(small, pad, pad, pad, pad, cv2.BORDER_REPLICATE),
+                                          self.upsample, 0.0)
         boxes = [
-            (r.left() / scale, r.top() / scale, (r.right() + 1) / scale, (r.bottom() + 1) / scale, s)
+            ((r.left() - pad) / scale, (r.top() - pad) / scale, (r.right() + 1 - pad) / scale,
+             (r.bottom() + 1 - pad) / scale, s)
             for r, s in zip(rects, scores)
         ]
         # dlib scores are SVM margins (~0..3); map to (0, 1) so thresholds mean the same everywhere

@@ -76,11 +76,12 @@ class IoUTracker:
 
     def track_boxes(self, max_tracks: int | None = None) -> dict[int, np.ndarray]:
         """``{track_id: boxes (T, 5)}``, NaN rows where the track was not seen; the
-        ``max_tracks`` most present tracks when given (box area summed over the frames that
-        show it: the main face is large *and* on screen, not a large face seen for a moment)."""
+        ``max_tracks`` most present tracks when given (box side, the square root of its area,
+        summed over the frames that show it: the main face is large *and* on screen, not a
+        large face seen for a moment)."""
         result = {t.track_id: np.stack(t.boxes) for t in self.tracks}
         if max_tracks is not None:
-            presence = {i: np.nansum((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])) for i, b in result.items()}
+            presence = {i: np.nansum(np.sqrt((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))) for i, b in result.items()}
             keep = sorted(result, key=lambda i: -presence[i])[:max_tracks]
             result = {i: result[i] for i in sorted(keep)}
         return result
