@@ -45,16 +45,23 @@ class Parallel:
             dist.broadcast(tensor.data, src=0)
 
     def average_gradients(self, parameters: list[nn.Parameter]) -> None:
-        """Replace each gradient by its mean over ranks (missing gradients count as zero)."""
+        """Replace each gradient by its mean over ranks. A parameter without a gradient on every
+        rank keeps none (a network resting this phase stays untouched by the optimiser, as in one
+        process); one with a gradient on some ranks only counts zero on the others."""
         if self.world == 1:
             return
-        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in parameters]
+        present = torch.tensor([p.grad is not None for p in parameters], dtype=torch.float32, device=self.device)
+        dist.all_reduce(present)
+        reduced = [p for p, count in zip(parameters, present.tolist(), strict=True) if count > 0]
+        if not reduced:
+            return
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in reduced]
         flat = torch.cat([g.reshape(-1) for g in grads])
         dist.all_reduce(flat)
         flat /= self.world
         offset = 0
-        for parameter, grad in zip(parameters, grads, strict=True):
-            count = grad.numel()
+        for parameter in reduced:
+            count = parameter.numel()
             parameter.grad = flat[offset : offset + count].view_as(parameter).clone()
             offset += count
 
