@@ -23,3 +23,15 @@ FAMILIES: dict[str, str] = {
     "tpgan": "vidgan.models.tpgan",
     "ref_warp": "vidgan.train.recipes.ref_warp",
 }
+
+#: Registered model name (``config.json``'s ``"model"``) -> the vidgan module defining it: the
+#: only modules a model folder can cause to be imported.
+MODELS: dict[str, str] = {
+    "Vid2Vid": "vidgan.models.vid2vid",
+    "RefWarp": "vidgan.models.ref_warp",
+    "PoseGuidedGenerator": "vidgan.models.pose_guided",
+    "MoCoGAN": "vidgan.models.mocogan",
+    "DVDGAN": "vidgan.models.dvdgan",
+    "FaceAger": "vidgan.models.age_cgan",
+    "Frontalizer": "vidgan.models.tpgan",
+}

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib
+
 import torch
 from torch import nn
 
+from vidgan.models import MODELS
 from vidgan.nn.pretrained import Pretrained
 
 
@@ -15,6 +18,13 @@ class GANModel(Pretrained):
 
     generator: nn.Module
     discriminators: nn.ModuleDict
+
+    @classmethod
+    def _model_class(cls, name: str) -> type[Pretrained] | None:
+        """A folder's model: a class defined so far, or one of vidgan's own (:data:`MODELS`)."""
+        if name in MODELS:
+            importlib.import_module(MODELS[name])
+        return super()._model_class(name)
 
 
 class FaceModel(GANModel):
