@@ -10,6 +10,7 @@ import pytest
 
 from conftest import psnr
 from vidgan.data.synthetic import synthetic_frames
+from vidgan.errors import InputError
 from vidgan.io import (
     ImageFolderReader,
     VideoReader,
@@ -124,3 +125,24 @@ def test_image_folder_reads_like_a_video(tmp_path):
     clips = list(reader.clips(5))
     assert [c.frame_index.tolist() for c in clips] == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9], [10, 11]]
     assert clips[0].video_id == "frames" and clips[0].frames.shape == (5, 48, 64, 3)
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A 1x1 PNG whose header claims ``width x height`` (CRC fixed): a few bytes, a huge image."""
+    import struct
+    import zlib
+
+    ok, encoded = cv2.imencode(".png", np.zeros((1, 1, 3), np.uint8))
+    data = bytearray(encoded.tobytes())
+    start = 8 + 8  # signature, IHDR length + type
+    data[start : start + 8] = struct.pack(">II", width, height)
+    data[start + 13 : start + 17] = struct.pack(">I", zlib.crc32(bytes(data[start - 4 : start + 13])))
+    return bytes(data)
+
+
+@pytest.mark.parametrize("side", [9000, 20000, 60000])
+def test_an_image_declaring_a_huge_size_is_refused_from_its_header(tmp_path, side):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_declaring(side, side))
+    with pytest.raises(InputError, match=r"huge.png: image (\d+x\d+ )?exceeds the size limit"):
+        read_image(path)

@@ -5,12 +5,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import warnings
 from collections.abc import Iterable, Iterator
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from vidgan.errors import DecodeError, InputError
 from vidgan.io.atomic import atomic_path
@@ -23,12 +25,12 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image as RGB uint8 ``(H, W, 3)``: gray is expanded, alpha dropped, 16-bit scaled."""
     file = check_input_file(path)
-    data = np.fromfile(file, dtype=np.uint8)
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    width, height = _declared_size(file)
+    if width * height > MAX_FRAME_PIXELS:
+        raise InputError(file, f"image {width}x{height} exceeds the size limit ({MAX_FRAME_PIXELS} pixels)")
+    image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DecodeError(file, "not a readable image")
-    if image.shape[0] * image.shape[1] > MAX_FRAME_PIXELS:
-        raise InputError(file, f"image {image.shape[1]}x{image.shape[0]} exceeds the size limit")
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
     elif image.dtype != np.uint8:
@@ -38,6 +40,20 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+
+def _declared_size(file: Path) -> tuple[int, int]:
+    """``(width, height)`` from the file's header alone (Pillow reads no pixel here), so that a
+    small file declaring a huge image is refused before it is decoded."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit decides
+            with Image.open(file) as image:
+                return image.size
+    except Image.DecompressionBombError:  # Pillow's own limit (twice its warning size), above ours
+        raise InputError(file, f"image exceeds the size limit ({MAX_FRAME_PIXELS} pixels)") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise DecodeError(file, "not a readable image") from None
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray, *, quality: int = 95) -> Path:
