@@ -17,7 +17,7 @@ import yaml
 
 from tests.toy_family import FAMILY, ToyGAN
 from vidgan.config import load_config
-from vidgan.errors import InputError
+from vidgan.errors import InputError, VidganError
 from vidgan.train.checkpoint import latest_checkpoint
 from vidgan.train.config import TrainConfig
 from vidgan.train.ema import EMA
@@ -209,3 +209,13 @@ def test_bad_configs_are_clear_errors(tmp_path):
 
 def test_family_is_registered_by_module_path():
     assert FAMILY.model is ToyGAN and dataclasses.is_dataclass(FAMILY.losses)
+
+
+def test_a_resume_that_fails_leaves_the_runs_config_as_it_was(tmp_path):
+    run_experiment(toy_config(iterations=2), tmp_path)
+    saved = (tmp_path / "config.yaml").read_text()
+    wider = toy_config(iterations=4)
+    wider.model = {"width": 24}  # the checkpoint holds width 16
+    with pytest.raises(VidganError):
+        run_experiment(wider, tmp_path)
+    assert (tmp_path / "config.yaml").read_text() == saved

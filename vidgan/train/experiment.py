@@ -95,9 +95,9 @@ def build_trainer(config: ExperimentConfig, run_dir: str | Path) -> GANTrainer:
 
 def run_experiment(config: ExperimentConfig, run_dir: str | Path, resume: bool = True) -> TrainResult:
     """Train ``config`` into ``run_dir`` (resuming its latest checkpoint when ``resume``); the
-    resolved config is saved as ``run_dir/config.yaml``. Works alike on every Ray Train worker."""
+    resolved config is saved as ``run_dir/config.yaml`` once the run has resumed (a resume that
+    fails leaves the run's config as it was). Works alike on every Ray Train worker."""
     run_dir = Path(run_dir)
     trainer = build_trainer(config, run_dir)
-    if Parallel.current().is_main:
-        save_config(config, run_dir / CONFIG_FILE)
-    return trainer.train(resume=resume)
+    main = Parallel.current().is_main
+    return trainer.train(resume=resume, on_ready=lambda: save_config(config, run_dir / CONFIG_FILE) if main else None)

@@ -202,9 +202,10 @@ class GANTrainer:
 
     # ---- the loop -------------------------------------------------------------------------
 
-    def train(self, resume: bool = True) -> TrainResult:
+    def train(self, resume: bool = True, on_ready: Callable[[], None] | None = None) -> TrainResult:
         """Train until ``iterations`` or ``minutes`` runs out; resume from the run's latest
-        checkpoint when ``resume``. Writes checkpoints, logs and finally ``run_dir/model``."""
+        checkpoint when ``resume``. Writes checkpoints, logs and finally ``run_dir/model``;
+        ``on_ready`` is called once the run has resumed (or started), before the first iteration."""
         config, started = self.config, time.perf_counter()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         if not resume and self.parallel.is_main:  # start over: an earlier run's checkpoints must not outrank ours
@@ -213,6 +214,8 @@ class GANTrainer:
         self.parallel.barrier()
         if not (resume and self._load_latest()):
             self._save()
+        if on_ready is not None:
+            on_ready()
         logger = RunLogger(self.run_dir, enabled=self.parallel.is_main, total=config.iterations, start=self.iteration)
         self._logger = logger
         for text in self._notices:
