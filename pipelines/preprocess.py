@@ -59,8 +59,9 @@ class PreprocessReport:
                 f"{counts['failed']} failed; {frames} frames in {self.seconds:.1f} s ({rate:.1f} frames/s)")
 
 
-def list_videos(inputs: str) -> list[Path]:
-    """Videos named by ``inputs``: a folder (searched recursively), a glob, or a ``.txt`` list."""
+def list_videos(inputs: str, exclude: str | Path | None = None) -> list[Path]:
+    """Videos named by ``inputs``: a folder (searched recursively), a glob, or a ``.txt`` list;
+    none from under the folder ``exclude`` (the run's output: its crops are not new videos)."""
     source = Path(inputs)
     if source.is_dir():
         videos = sorted(p for p in source.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES and p.is_file())
@@ -74,18 +75,27 @@ def list_videos(inputs: str) -> list[Path]:
         videos = sorted(Path(p) for p in glob.glob(inputs, recursive=True))
         if not videos:
             raise InputError(inputs, "no such folder, list file or matching video")
+    if exclude is not None:
+        skipped = Path(exclude).resolve()
+        videos = [video for video in videos if not video.resolve().is_relative_to(skipped)]
     if not videos:
         raise InputError(inputs, f"holds no videos ({', '.join(VIDEO_SUFFIXES)})")
     return videos
 
 
 def video_ids(videos: list[Path]) -> list[str]:
-    """Unique ids: the file stem, with ``-2``, ``-3`` ... for repeated stems (in input order)."""
-    seen: Counter[str] = Counter()
+    """Unique ids: the file stem, with ``-2``, ``-3`` ... when an earlier video (in input order)
+    holds it already, whether as its stem or as a numbered one (``a/clip``, ``b/clip`` and
+    ``clip-2`` give ``clip``, ``clip-2``, ``clip-2-2``)."""
+    taken: set[str] = set()
     ids = []
     for video in videos:
-        seen[video.stem] += 1
-        ids.append(video.stem if seen[video.stem] == 1 else f"{video.stem}-{seen[video.stem]}")
+        candidate, number = video.stem, 1
+        while candidate in taken:
+            number += 1
+            candidate = f"{video.stem}-{number}"
+        taken.add(candidate)
+        ids.append(candidate)
     return ids
 
 
@@ -108,7 +118,7 @@ def stages(config: PreprocessConfig) -> list[StageSpec]:
 
 def run_preprocess(config: PreprocessConfig, *, log=sys.stderr) -> PreprocessReport:
     """Run the pipeline, report progress on ``log`` and write ``OUT/report.json``."""
-    videos = list_videos(config.inputs)
+    videos = list_videos(config.inputs, exclude=config.out_dir)
     rows = [{"video_id": vid, "source": str(path)} for vid, path in zip(video_ids(videos), videos)]
     started = time.perf_counter()
     results = []

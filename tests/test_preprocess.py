@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import VIDEOS, shared, shared_videos
-from pipelines.preprocess import PreprocessConfig, run_preprocess
+from pipelines.preprocess import PreprocessConfig, list_videos, run_preprocess, video_ids
 from ray_cluster import LocalCluster, command_line, descendants
 from vidgan.data.layout import read_manifest, video_dir
 from vidgan.io import probe
@@ -167,3 +167,18 @@ def test_a_killed_worker_is_retried_with_no_lost_or_duplicated_frames(tmp_path, 
     assert killed, "no extraction worker was found to kill"
     assert sorted(r["video_id"] for r in report.rows) == sorted([*(Path(n).stem for n in shared_videos()), "broken"])
     assert dataset_digest(tmp_path / "out") == dataset_digest(out)
+
+
+def test_video_ids_never_collide_whatever_the_names():
+    videos = [Path("a/clip.mp4"), Path("b/clip.mp4"), Path("clip-2.mp4"), Path("c/clip.mov"), Path("clip-3.mp4")]
+    ids = video_ids(videos)
+    assert ids == ["clip", "clip-2", "clip-2-2", "clip-3", "clip-3-2"]
+    assert len(set(ids)) == len(ids)
+
+
+def test_an_output_folder_inside_the_inputs_is_not_read_as_new_videos(tmp_path):
+    for name in ("a.mp4", "out/a/track_0.mp4", "out/b.mp4"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    assert list_videos(str(tmp_path), exclude=tmp_path / "out") == [tmp_path / "a.mp4"]
+    assert len(list_videos(str(tmp_path))) == 3
