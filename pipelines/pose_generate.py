@@ -27,6 +27,7 @@ import numpy as np
 from pipelines.footage import Fit, frame_range
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoWriter, read_image
+from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
 from vidgan.keypoints import COCO17, Keypoints, Smoother, load_tracks
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer
 from vidgan.progress import progress
@@ -115,6 +116,7 @@ def run_pose_generate(config: PoseGenerateConfig) -> PoseGenerateReport:
     """Animate ``config.image`` along ``config.poses`` with ``config.model`` (module docstring)."""
     from vidgan.models.pose_guided import PoseGuidedGenerator
 
+    check_output(config.out, [config.image, config.poses, config.image_pose], VIDEO_SUFFIXES)
     started = time.perf_counter()
     device = resolve_device(config.device)
     model = PoseGuidedGenerator.from_pretrained(config.model, device=device).eval()

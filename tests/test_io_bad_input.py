@@ -142,8 +142,9 @@ def test_the_same_broken_file_is_explained_alike_every_time(tmp_path):
 
 
 def test_an_output_that_would_destroy_an_input_is_refused_before_any_work(tmp_path, capsys, synthetic_video):
-    """convert and age onto their own input, into a folder, under a file, with a wrong suffix:
-    one line naming the output, exit 2, the input untouched, nothing written."""
+    """convert, age, eval, extract, sample and pose-generate onto their own input, into a
+    folder, under a file, with a wrong suffix: one line naming the output, exit 2, the input
+    untouched, nothing written."""
     video = tmp_path / "clip.mp4"
     video.write_bytes(synthetic_video.read_bytes())
     photo = tmp_path / "me.jpg"
@@ -162,6 +163,19 @@ def test_an_output_that_would_destroy_an_input_is_refused_before_any_work(tmp_pa
          str(photo), "is also an input"),
         (["age", "--input", str(photo), "--out", str(tmp_path / "me.mp4"), "--target-age", "60",
           "--model", str(model)], "me.mp4", "must be a .png"),
+        # eval, extract, sample and pose-generate check their outputs before the expensive part
+        (["eval", "--real", str(video), "--fake", str(video), "--out", str(tmp_path / "folder.mp4")],
+         "folder.mp4", "must be a .json"),
+        (["eval", "--real", str(video), "--fake", str(video), "--out", str(video / "m.json")], "m.json",
+         "cannot be written"),
+        (["extract", str(video), "--out", str(tmp_path / "kp.txt")], "kp.txt", "must be a .npz"),
+        (["extract", str(video), "--out", str(tmp_path / "kp.npz"), "--preview", str(video)], str(video),
+         "is also an input"),
+        (["sample", "--model", str(model), "--out", str(tmp_path / "folder.mp4")], "folder.mp4", "is a directory"),
+        (["sample", "--model", str(model), "--out", str(tmp_path / "s.mp4"), "--fps", "0"], "--fps",
+         "must be a positive number"),
+        (["pose-generate", "--image", str(photo), "--poses", str(video), "--model", str(model), "--out", str(video)],
+         str(video), "is also an input"),
     ]
     for argv, named, problem in runs:
         assert main(argv) == 2

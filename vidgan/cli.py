@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -150,11 +151,15 @@ def _extract_args(parser: argparse.ArgumentParser) -> None:
 def _extract(args: argparse.Namespace) -> int:
     from vidgan.errors import ConfigError
     from vidgan.io import probe
+    from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
     from vidgan.keypoints import save_tracks
     from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
     from vidgan.keypoints.preview import write_preview
     from vidgan.keypoints.smooth import Smoother
 
+    check_output(args.out, [args.video], (".npz",))
+    if args.preview:
+        check_output(args.preview, [args.video, args.out], VIDEO_SUFFIXES)
     info = probe(args.video)
     settings = ExtractSettings(what=args.what, backend=args.backend, detector=args.detector,
                                max_people=args.max_people, weights=args.weights, device=args.device)
@@ -271,8 +276,11 @@ def _eval_args(parser: argparse.ArgumentParser) -> None:
 @command("eval", "measure a generated video against the real one: PSNR/SSIM/LPIPS, warping error, flicker, "
                  "FID/KID/IS/FVD", _eval_args)
 def _eval(args: argparse.Namespace) -> int:
+    from vidgan.io.atomic import check_output
     from vidgan.metrics.evaluate import evaluate, format_metrics, save_metrics
 
+    if args.out:  # before the metrics are computed, not after
+        check_output(args.out, [args.real, args.fake], (".json",))
     names = [name.strip() for name in args.metrics.split(",") if name.strip()]
     metrics = evaluate(args.real, args.fake, names, weights=args.weights, feature_net=args.feature_net,
                        device=args.device)
@@ -350,12 +358,16 @@ def _sample(args: argparse.Namespace) -> int:
     import torch
 
     from vidgan.errors import ConfigError
+    from vidgan.io.atomic import check_output
     from vidgan.models.mocogan import MoCoGAN
     from vidgan.models.video_sampling import load_video_model, write_video_grid
 
-    model = load_video_model(args.model, device=args.device)
+    check_output(args.out, [], (".mp4",))
     if args.n < 1 or (args.length is not None and args.length < 1):
         raise ConfigError("--n and --length must be >= 1")
+    if not (math.isfinite(args.fps) and args.fps > 0):
+        raise ConfigError(f"--fps must be a positive number, got {args.fps}")
+    model = load_video_model(args.model, device=args.device)
     if args.category is not None and not model.num_classes:
         raise ConfigError("--category: this model has no classes")
     if args.category is not None and not 0 <= args.category < model.num_classes:
