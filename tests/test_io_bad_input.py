@@ -183,3 +183,20 @@ def test_an_output_that_would_destroy_an_input_is_refused_before_any_work(tmp_pa
         assert len(error.splitlines()) == 1 and named in error and problem in error, error
     assert {p: p.read_bytes() for p in before} == before
     assert sorted(tmp_path.iterdir()) == listing
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    (["--fps", "1/0"], "--fps '1/0': expected a positive number"),
+    (["--fps", "abc"], "--fps 'abc': expected a positive number"),
+    (["--fps", "-3"], "fps must be in (0, 1000]"),
+    (["--crf", "-5"], "crf must be a whole number in 0..51"),
+    (["--size", "20000x20000"], "size 20000x20000: each side must be >= 2 and the frame at most"),
+    (["--size", "1x1"], "size 1x1: each side must be >= 2"),
+    (["--preset", "bogus"], "preset 'bogus': choose one of"),
+])
+def test_convert_options_out_of_range_are_one_line_before_any_work(tmp_path, capsys, synthetic_video, options,
+                                                                   message):
+    assert main(["convert", str(synthetic_video), str(tmp_path / "out.mp4"), *options]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error, error
+    assert list(tmp_path.iterdir()) == []

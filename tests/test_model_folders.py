@@ -79,7 +79,7 @@ def test_an_older_folder_naming_a_registered_name_in_another_module_is_refused(f
     ({"args": {"references": 1}}, "args.map_channels: missing"),
     ({"args": {"map_channels": "1"}}, "args.map_channels: '1' is not a int"),
     ({"args": {"map_channels": 1, "channels": [8, "x"]}}, "args.channels"),
-    ({"args": {"map_channels": 1, "references": 0}}, "args do not build a RefWarp: references must be >= 1"),
+    ({"args": {"map_channels": 1, "references": 0}}, "args: these values do not build a RefWarp: references must be >= 1"),
     ({"args": [1, 2]}, "model must be a name, args an object"),
 ])
 def test_a_bad_config_is_one_clear_error(folder, changes, message):

@@ -207,6 +207,28 @@ def test_bad_configs_are_clear_errors(tmp_path):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.parametrize(("override", "message"), [
+    ("train.lr_g=-1", "train.lr_g must be a number > 0, got -1.0"),
+    ("train.lr_d=.nan", "train.lr_d must be a number > 0, got nan"),
+    ("train.betas=[0.5,1.5]", "train.betas must be two numbers in [0, 1)"),
+    ("train.grad_clip=0", "train.grad_clip must be > 0 or null"),
+    ("model.width=-4", "model: these values do not build a ToyGAN"),
+    ("model.width=abc", "model.width: 'abc' is not a int"),
+    ("model.size=[16]", "model.size: [16] is not a int"),
+    ("train.device=cuda:7", "device 'cuda:7': "),
+    ("train.device=tpu", "device 'tpu': "),
+])
+def test_a_bad_setting_is_one_line_naming_it_and_nothing_is_written(tmp_path, capsys, override, message):
+    from vidgan.cli import main
+
+    config = tmp_path / "toy.yaml"
+    config.write_text("family: tests.toy_family\ntrain: {iterations: 2, batch_size: 4}\n")
+    assert main(["train", "--config", str(config), "--run-dir", str(tmp_path / "run"), override]) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and message in error, error
+    assert not (tmp_path / "run").exists()
+
+
 def test_family_is_registered_by_module_path():
     assert FAMILY.model is ToyGAN and dataclasses.is_dataclass(FAMILY.losses)
 

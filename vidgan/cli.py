@@ -119,11 +119,12 @@ def _convert(args: argparse.Namespace) -> int:
 
     try:
         fps = Fraction(args.fps) if args.fps else None
+    except (ValueError, ZeroDivisionError):
+        raise ConfigError(f"--fps {args.fps!r}: expected a positive number or a fraction such as 30000/1001") from None
+    try:
         size = parse_size(args.size) if args.size else None
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    if fps is not None and fps <= 0:
-        raise ConfigError(f"--fps must be positive, got {args.fps}")
     report = convert(
         args.source, args.target, fps=fps, size=size, crf=args.crf, preset=args.preset,
         allow_damaged=args.allow_damaged,

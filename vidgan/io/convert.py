@@ -11,8 +11,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vidgan.errors import DecodeError
+from vidgan.errors import ConfigError, DecodeError
 from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
+from vidgan.io.container import MAX_FRAME_PIXELS
 from vidgan.io.probe import VideoInfo
 from vidgan.io.reader import VideoReader
 from vidgan.io.writer import VideoWriter
@@ -44,6 +45,13 @@ def output_size(info: VideoInfo, size: tuple[int, int] | int | None) -> tuple[in
     return round(info.height * scale), round(info.width * scale)
 
 
+#: libx264's speed presets.
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
+#: The highest output frame rate :func:`convert` writes.
+MAX_FPS = 1000
+
+
 @dataclass(frozen=True)
 class ConvertReport:
     """What :func:`convert` wrote, and the damage it met in the source (empty when clean)."""
@@ -69,11 +77,20 @@ def convert(
     :class:`DecodeError` and leaves no output unless ``allow_damaged``, which converts what
     decodes and lists the damage in the report.
     """
+    if isinstance(crf, bool) or not isinstance(crf, int) or not 0 <= crf <= 51:
+        raise ConfigError(f"crf must be a whole number in 0..51 (lower is better), got {crf}")
+    if preset not in X264_PRESETS:
+        raise ConfigError(f"preset {preset!r}: choose one of {', '.join(X264_PRESETS)}")
+    if fps is not None and not 0 < fps <= MAX_FPS:
+        raise ConfigError(f"fps must be in (0, {MAX_FPS}], got {fps}")
     check_output(target, [source], VIDEO_SUFFIXES)
     reader = VideoReader(source, strict=not allow_damaged)
     info = reader.info
     out_fps = Fraction(fps).limit_denominator(1_000_000) if fps else info.fps
     height, width = output_size(info, size)
+    if min(height, width) < 2 or height * width > MAX_FRAME_PIXELS:
+        raise ConfigError(f"size {width}x{height}: each side must be >= 2 and the frame at most "
+                          f"{MAX_FRAME_PIXELS} pixels")
     audio = info.path if info.has_audio else None
     with VideoWriter(target, out_fps, crf=crf, preset=preset, audio_from=audio) as writer:
         frames = _retimed(reader.indexed_frames(), info.fps, out_fps)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,5 +76,17 @@ class TrainConfig:
             raise ValueError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if not 0 < self.nan_lr_factor <= 1:
             raise ValueError(f"train.nan_lr_factor must be in (0, 1], got {self.nan_lr_factor}")
-        if self.minutes is not None and self.minutes <= 0:
+        if self.minutes is not None and not (math.isfinite(self.minutes) and self.minutes > 0):
             raise ValueError(f"train.minutes must be > 0 or null, got {self.minutes}")
+        for name in ("lr_g", "lr_d"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) > 0):
+                raise ValueError(f"train.{name} must be a number > 0, got {getattr(self, name)}")
+        if len(self.betas) != 2 or not all(math.isfinite(b) and 0 <= b < 1 for b in self.betas):
+            raise ValueError(f"train.betas must be two numbers in [0, 1), got {list(self.betas)}")
+        if not (math.isfinite(self.r1_weight) and self.r1_weight >= 0):
+            raise ValueError(f"train.r1_weight must be a number >= 0, got {self.r1_weight}")
+        if self.grad_clip is not None and not (math.isfinite(self.grad_clip) and self.grad_clip > 0):
+            raise ValueError(f"train.grad_clip must be > 0 or null, got {self.grad_clip}")
+        for name in ("warmup_iterations", "decay_start", "ema_start", "loader_workers", "max_rollbacks"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"train.{name} must be >= 0, got {getattr(self, name)}")

@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 from vidgan.config import from_dict, save_config
 from vidgan.errors import ConfigError
+from vidgan.nn.pretrained import argument_problem
 from vidgan.models.base import GANModel
 from vidgan.train.config import TrainConfig
 from vidgan.train.parallel import Parallel
@@ -76,10 +77,10 @@ def load_family(name: str) -> Family:
 def build_model(config: ExperimentConfig) -> GANModel:
     """The family's model from ``config.model`` (unknown or missing arguments are config errors)."""
     family = load_family(config.family)
-    try:
-        return family.model(**config.model)
-    except TypeError as error:
-        raise ConfigError(f"model: {error} (arguments of {family.model.__name__})") from None
+    problem = argument_problem(family.model, config.model, prefix="model.")
+    if problem is not None:
+        raise ConfigError(problem)
+    return family.model(**config.model)
 
 
 def build_trainer(config: ExperimentConfig, run_dir: str | Path) -> GANTrainer:
