@@ -200,3 +200,23 @@ def test_convert_options_out_of_range_are_one_line_before_any_work(tmp_path, cap
     error = capsys.readouterr().err.strip()
     assert len(error.splitlines()) == 1 and message in error, error
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_photo_given_as_a_video_is_called_a_photo(capsys):
+    assert main(["probe", str(shared("faces/single_face.jpg"))]) == 2
+    assert "is a still image (mjpeg), not a video" in capsys.readouterr().err
+
+
+def test_debug_prints_the_traceback_and_keeps_the_exit_code(tmp_path, capsys):
+    assert main(["--debug", "probe", str(tmp_path / "missing.mp4")]) == 2
+    error = capsys.readouterr().err
+    assert "Traceback" in error and error.strip().endswith("missing.mp4: no such file")
+
+
+def test_settings_out_of_range_are_refused_before_any_work(tmp_path, capsys, synthetic_video):
+    assert main(["extract", str(synthetic_video), "--out", str(tmp_path / "k.npz"), "--max-people", "0"]) == 2
+    assert "max_people must be >= 1" in capsys.readouterr().err
+    assert main(["preprocess", str(synthetic_video), str(tmp_path / "pp"), "--task", "faces",
+                 "settings.crop_size=-5"]) == 2
+    assert "settings.crop_size must be >= 1, got -5" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

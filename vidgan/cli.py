@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -58,8 +59,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[args.command].run(args)
     except VidganError as error:
-        if args.debug:
-            raise
+        if args.debug:  # the traceback, and the same exit code as without --debug
+            traceback.print_exc()
         print(f"vidgan {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
@@ -162,9 +163,9 @@ def _extract(args: argparse.Namespace) -> int:
     if args.preview:
         check_output(args.preview, [args.video, args.out], VIDEO_SUFFIXES)
     info = probe(args.video)
-    settings = ExtractSettings(what=args.what, backend=args.backend, detector=args.detector,
-                               max_people=args.max_people, weights=args.weights, device=args.device)
     try:
+        settings = ExtractSettings(what=args.what, backend=args.backend, detector=args.detector,
+                                   max_people=args.max_people, weights=args.weights, device=args.device)
         smoother = None if args.smooth == "none" else Smoother(args.smooth)
         keypointer = FrameKeypointer(settings)
     except ValueError as error:

@@ -51,10 +51,18 @@ def open_video(path: str | os.PathLike[str]) -> tuple[av.container.InputContaine
     return container, stream
 
 
+#: FFmpeg's demuxers of single pictures: ``image2`` and every ``*_pipe`` (png_pipe, jpeg_pipe ...).
+STILL_IMAGE_FORMATS = ("image2",)
+
+
 def _video_stream(file: Path, container: av.container.InputContainer) -> av.VideoStream:
     if not container.streams.video:
         kinds = ", ".join(f"{s.type} {s.codec_context.name}" for s in container.streams) or "none"
         raise InputError(file, f"has no video stream (streams: {kinds})")
+    if container.format.name in STILL_IMAGE_FORMATS or container.format.name.endswith("_pipe"):
+        codec = container.streams.video[0].codec_context.name
+        raise InputError(file, f"is a still image ({codec}), not a video; "
+                               "vidgan's photo commands (age, frontalize, pose-generate --image) take it")
     stream = container.streams.video[0]
     width, height = stream.codec_context.width, stream.codec_context.height
     if width <= 0 or height <= 0:

@@ -33,6 +33,14 @@ class ExtractSettings:
     device: str = "cpu"
     threads: int | None = None  # decoder threads (default: usable cores + 1)
 
+    def __post_init__(self) -> None:
+        if self.max_people is not None and self.max_people < 1:
+            raise ValueError(f"max_people must be >= 1 (or unset), got {self.max_people}")
+        if self.min_track_frames < 1:
+            raise ValueError(f"min_track_frames must be >= 1, got {self.min_track_frames}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1 (or unset), got {self.threads}")
+
 
 class FrameKeypointer:
     """One frame -> ``(points (N, K, 3), boxes (N, 5))`` for every person/face in it.

@@ -8,6 +8,7 @@ in which a distributed dataset delivers rows. A failure is recorded in the row (
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import warnings
@@ -57,6 +58,19 @@ class PreprocessSettings:
     max_frames: int | None = None  # only the first N frames of each video (quick runs, tests)
     device: str = "cpu"  # torch device of the fan / rcnn backends; "cuda" asks Ray for a GPU per actor
     threads: int = 1  # threads per worker (decode, encode, torch, OpenCV): scale out with workers
+
+    def __post_init__(self) -> None:
+        for key in ("crop_size", "min_track_frames", "clip_length", "threads"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"settings.{key} must be >= 1, got {getattr(self, key)}")
+        for key in ("max_people", "max_frames"):
+            if getattr(self, key) is not None and getattr(self, key) < 1:
+                raise ValueError(f"settings.{key} must be >= 1 (or null), got {getattr(self, key)}")
+        for key in ("face_scale", "body_scale"):
+            if not (math.isfinite(getattr(self, key)) and getattr(self, key) > 0):
+                raise ValueError(f"settings.{key} must be a number > 0, got {getattr(self, key)}")
+        if not 0 <= self.crf <= 51:
+            raise ValueError(f"settings.crf must be in 0..51, got {self.crf}")
 
     @property
     def skeleton(self) -> Skeleton:
