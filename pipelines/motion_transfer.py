@@ -278,12 +278,13 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     size = frame_size(experiment, target_info.size if config.kind == "dance" else (1, 1))  # faces: square crops
     if config.model is not None and not Path(config.model).is_dir():
         raise InputError(config.model, "no such model folder")
-    workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     clips = {
         "target": (config.target, frame_range(config.target_frames, target_info.frames, path=config.target), target_info),
         "driving": (config.driving, frame_range(config.driving_frames, driving_info.frames, path=config.driving),
                     driving_info),
     }
+    _check_given(config)
+    workspace = Workspace(config.workspace or out.with_name(out.stem + ".work"), log=log)
     inputs = {"kind": config.kind, "size": size,
               **{name: [file_digest(video), span] for name, (video, span, _) in clips.items()}}
     given = {"target": config.target_track, "driving": config.driving_track}
@@ -338,6 +339,29 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
         metrics = json.loads(workspace.path("metrics.json").read_text())
     report = _report(config, out, workspace, metrics, model_dir)
     return MotionTransferReport(out, report, metrics, workspace.root)
+
+
+def _check_given(config: MotionTransferConfig) -> None:
+    """Given keypoint tracks and a given model must be of the run's kind (a face track or a face
+    model cannot drive a dance), checked before any work."""
+    skeleton = "coco17" if config.kind == "dance" else "ibug68"
+    for path in (config.target_track, config.driving_track):
+        if path:
+            tracks = load_tracks(path)
+            if not tracks:
+                raise InputError(path, "holds no keypoint track")
+            if tracks[0].skeleton.name != skeleton:
+                raise InputError(path, f"holds {tracks[0].skeleton.name} keypoints; a "
+                                       f"{'dance' if config.kind == 'dance' else 'face'} needs {skeleton}")
+    if config.model is not None:
+        references = Path(config.model) / REFERENCES_FILE
+        if not references.is_file():
+            raise InputError(config.model, f"no {REFERENCES_FILE}: not a model trained by vidgan transfer/reenact")
+        model_skeleton = ReferenceFrames.skeleton_of(references)
+        if model_skeleton != skeleton:
+            raise InputError(config.model, f"is a model of {model_skeleton} keypoints (a "
+                                           f"{'face' if model_skeleton == 'ibug68' else 'body'}); this run needs "
+                                           f"{skeleton}")
 
 
 def _tracks(config: MotionTransferConfig, clips: dict[str, Any], given: dict[str, str | None],

@@ -102,3 +102,37 @@ def test_stable_crop_boxes_do_not_shake():
     crops = stable_crop_boxes(noisy)
     assert np.abs(np.diff(crops[5:-5, 0], 2)).mean() < np.abs(np.diff(noisy[5:-5, 0], 2)).mean() / 3
     assert np.allclose(crops[:, 2] - crops[:, 0], crops[:, 3] - crops[:, 1])  # square
+
+
+def _damage_sidecar(path, **changes):
+    import json
+
+    sidecar = path.with_suffix(".json")
+    metadata = json.loads(sidecar.read_text())
+    metadata.update(changes)
+    sidecar.write_text(json.dumps(metadata))
+
+
+def _damage_arrays(path, **arrays):
+    with np.load(path) as stored:
+        kept = {k: stored[k] for k in stored.files if k not in arrays}
+    np.savez(path, **kept, **{k: v for k, v in arrays.items() if v is not None})
+
+
+@pytest.mark.parametrize(("damage", "file", "problem"), [
+    (lambda p: p.write_bytes(b"not a zip file at all"), ".npz", "not a valid keypoints file"),
+    (lambda p: _damage_arrays(p, track_0_points=None), ".npz", r"not a valid keypoints file \(missing"),
+    (lambda p: _damage_arrays(p, track_0_points=np.zeros((6, 5, 3))), ".npz", r"\(T, 17, 3\) for coco17"),
+    (lambda p: _damage_arrays(p, track_0_points=np.zeros((6, 17))), ".npz", r"\(T, 17, 3\) for coco17"),
+    (lambda p: _damage_arrays(p, track_0_frame_index=np.arange(4)), ".npz", r"frame_index must be \(6,\)"),
+    (lambda p: _damage_sidecar(p, skeleton="octopus8"), ".json", "unknown skeleton 'octopus8'"),
+    (lambda p: _damage_sidecar(p, fps=0), ".json", "must be positive"),
+    (lambda p: _damage_sidecar(p, fps="1/0"), ".json", "not a valid keypoints sidecar"),
+    (lambda p: _damage_sidecar(p, tracks=None), ".json", "not a valid keypoints sidecar"),
+])
+def test_a_damaged_keypoints_file_is_one_error_naming_it(tmp_path, damage, file, problem):
+    path = save_tracks(tmp_path / "kp.npz", [random_track()])
+    damage(path)
+    with pytest.raises(InputError, match=problem) as error:
+        load_tracks(path)
+    assert str(error.value).startswith(str(path.with_suffix(file)))

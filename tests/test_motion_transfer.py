@@ -198,7 +198,26 @@ def test_bad_transfer_inputs_are_clear_errors(tmp_path, capsys):
     assert "cpu-small" in capsys.readouterr().err
     assert main(["transfer", "--source", str(source), "--target", str(source), "--out", str(tmp_path / "o.mp4"),
                  "--source-frames", "10:"]) == 2
-    assert not (tmp_path / "o.mp4").exists()
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.work").exists()  # no empty workspace either
+
+
+def test_a_track_or_model_of_the_other_kind_is_refused_before_any_work(tmp_path, capsys):
+    """A face track or a face model given to a dance transfer (and the reverse) is one line."""
+    from vidgan.data.reference_frames import REFERENCES_FILE, ReferenceFrames
+    from vidgan.keypoints import IBUG68, Keypoints, save_tracks
+
+    source, _ = write_dancer_video(tmp_path / "source.mp4", frames=4, size=(64, 64), seed=2, audio=False)
+    face_track = save_tracks(tmp_path / "face.npz", [Keypoints.missing(4, IBUG68, fps=25, image_size=(64, 64))])
+    face_model = tmp_path / "face_model"
+    face_model.mkdir()
+    ReferenceFrames(np.zeros((2, 8, 8, 3), np.uint8), np.zeros((2, 68, 3), np.float32), np.zeros((2, 8, 8, 1), np.uint8),
+                    "ibug68").save(face_model / REFERENCES_FILE)
+    common = ["transfer", "--source", str(source), "--target", str(source), "--out", str(tmp_path / "o.mp4")]
+    assert main([*common, f"target_track={face_track}"]) == 2
+    assert "face.npz: holds ibug68 keypoints; a dance needs coco17" in capsys.readouterr().err
+    assert main([*common, "--model", str(face_model)]) == 2
+    assert "face_model: is a model of ibug68 keypoints (a face); this run needs coco17" in capsys.readouterr().err
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "o.work").exists()
 
 
 def test_config_rejects_mismatched_tracking():

@@ -60,6 +60,15 @@ class ReferenceFrames:
                          skeleton=np.array(self.skeleton))
         return Path(path)
 
+    @staticmethod
+    def skeleton_of(path: str | os.PathLike[str]) -> str:
+        """The keypoint layout of a file written by :meth:`save`, without reading its frames."""
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return str(data["skeleton"])
+        except (KeyError, ValueError, OSError) as error:
+            raise InputError(path, f"not a reference-frames file ({error})") from None
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> ReferenceFrames:
         """Read a file written by :meth:`save` (a folder: its ``references.npz``)."""

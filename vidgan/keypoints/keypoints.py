@@ -194,19 +194,36 @@ def load_tracks(path: str | os.PathLike[str]) -> list[Keypoints]:
         metadata = json.loads(sidecar.read_text())
     except json.JSONDecodeError as error:
         raise InputError(sidecar, f"invalid JSON ({error})") from None
-    if metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT or metadata.get("version") != VERSION:
         raise InputError(sidecar, f"not a {FORMAT} v{VERSION} sidecar")
-    skeleton = get_skeleton(metadata["skeleton"])
-    with np.load(source, allow_pickle=False) as arrays:
-        return [
-            Keypoints(
-                points=arrays[f"track_{entry['track_id']}_points"],
-                skeleton=skeleton,
-                frame_index=arrays[f"track_{entry['track_id']}_frame_index"],
-                video_id=metadata["video_id"],
-                fps=Fraction(metadata["fps"]),
-                image_size=tuple(metadata["image_size"]),
-                track_id=entry["track_id"],
-            )
-            for entry in metadata["tracks"]
-        ]
+    try:
+        skeleton = get_skeleton(metadata["skeleton"])
+        fps, image_size = Fraction(metadata["fps"]), tuple(metadata["image_size"])
+        if fps <= 0 or len(image_size) != 2 or min(image_size) < 1:
+            raise ValueError(f"fps {metadata['fps']} and image_size {list(image_size)} must be positive")
+        entries = metadata["tracks"]
+        if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+            raise ValueError("tracks must be a list of objects")
+    except (KeyError, TypeError, ValueError, ZeroDivisionError) as error:
+        raise InputError(sidecar, f"not a valid keypoints sidecar ({_problem(error)})") from None
+    try:
+        with np.load(source, allow_pickle=False) as arrays:
+            return [
+                Keypoints(
+                    points=arrays[f"track_{entry['track_id']}_points"],
+                    skeleton=skeleton,
+                    frame_index=arrays[f"track_{entry['track_id']}_frame_index"],
+                    video_id=metadata["video_id"],
+                    fps=fps,
+                    image_size=image_size,
+                    track_id=entry["track_id"],
+                )
+                for entry in entries
+            ]
+    except (KeyError, TypeError, ValueError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise InputError(source, f"not a valid keypoints file ({_problem(error)})") from None
+
+
+def _problem(error: Exception) -> str:
+    """An exception as a short phrase (a missing key is named as such)."""
+    return f"missing {error}" if isinstance(error, KeyError) else str(error)
