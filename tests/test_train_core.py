@@ -241,3 +241,26 @@ def test_a_resume_that_fails_leaves_the_runs_config_as_it_was(tmp_path):
     with pytest.raises(VidganError):
         run_experiment(wider, tmp_path)
     assert (tmp_path / "config.yaml").read_text() == saved
+
+
+class _Payload:  # an arbitrary object: unpickling it would run code
+    pass
+
+
+@pytest.mark.parametrize("damage", ["empty_state", "pickle_payload", "truncated_weights"])
+def test_a_damaged_checkpoint_is_one_error_never_advice_to_unpickle(tmp_path, damage):
+    run_experiment(toy_config(iterations=2, checkpoint_every=2), tmp_path)
+    folder = latest_checkpoint(tmp_path)
+    if damage == "empty_state":
+        torch.save({}, folder / "trainer.pt")
+        expected = r"not a vidgan trainer state \(missing"
+    elif damage == "pickle_payload":
+        torch.save({"iteration": _Payload()}, folder / "trainer.pt")
+        expected = "holds objects other than tensors and plain values: refused"
+    else:
+        weights = folder / "model" / "model.safetensors"
+        weights.write_bytes(weights.read_bytes()[:100])
+        expected = "cannot resume from this checkpoint"
+    with pytest.raises(InputError, match=expected) as error:
+        run_experiment(toy_config(iterations=4, checkpoint_every=2), tmp_path)
+    assert "weights_only" not in str(error.value) and len(str(error.value).splitlines()) == 1

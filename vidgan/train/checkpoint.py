@@ -10,6 +10,7 @@ place, and ``latest`` names the newest; a kill at any moment leaves the previous
 from __future__ import annotations
 
 import os
+import pickle
 import random
 import shutil
 from pathlib import Path
@@ -85,12 +86,28 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return folder
 
 
+#: What every ``trainer.pt`` holds (written by the trainer's ``state()``).
+TRAINER_STATE_KEYS = frozenset({"iteration", "micro_position", "d_updates", "lr_scale", "rollbacks", "opt_g", "opt_d",
+                                "scaler_g", "scaler_d", "noise_generator", "world", "rng"})
+
+
 def read_checkpoint(folder: Path, model: nn.Module, ema: nn.Module | None, device: torch.device) -> dict[str, Any]:
     """Load weights into ``model`` and ``ema`` in place; return the trainer state."""
     try:
         safetensors.torch.load_model(model, str(folder / "model" / "model.safetensors"), device=str(device))
         if ema is not None:
             safetensors.torch.load_model(ema, str(folder / "ema.safetensors"), device=str(device))
-        return torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
-    except (RuntimeError, OSError) as error:
-        raise InputError(folder, f"cannot resume from this checkpoint: {error}") from None
+        state = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(folder / "trainer.pt", "holds objects other than tensors and plain values: refused "
+                                                "(vidgan never unpickles code)") from None
+    except (RuntimeError, OSError, EOFError, safetensors.SafetensorError) as error:
+        raise InputError(folder, f"cannot resume from this checkpoint: {_first_line(error)}") from None
+    missing = sorted(TRAINER_STATE_KEYS - set(state)) if isinstance(state, dict) else sorted(TRAINER_STATE_KEYS)
+    if missing:
+        raise InputError(folder / "trainer.pt", f"not a vidgan trainer state (missing {', '.join(missing)})")
+    return state
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
