@@ -46,7 +46,7 @@ from vidgan.nn.identity import IdentityLoss, identity_loss_or_none
 from vidgan.progress import progress
 from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import TrackSettings
-from vidgan.train.trainer import resolve_device
+from vidgan.nn.device import resolve_device
 
 if TYPE_CHECKING:
     from vidgan.models.age_cgan import FaceAger

@@ -496,7 +496,7 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
     write("nearest", (bank.frames[chosen[start : start + 32, 0]] for start in range(0, len(chosen), 32)))
     write("warp_only", warp_frames(bank.frames, bank.points, chosen[:, 0], driving.points))
     if model is not None:
-        from vidgan.train.trainer import resolve_device
+        from vidgan.nn.device import resolve_device
 
         model = model.to(resolve_device(config.device)).eval()
         write("frame_by_frame", model.render(maps, driving.points, bank.frames, bank.points, chosen))

@@ -34,7 +34,7 @@ from vidgan.progress import progress
 from vidgan.stages.base import batch_to_rows, rows_to_batch
 from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import ExtractTrack, TrackSettings
-from vidgan.train.trainer import resolve_device
+from vidgan.nn.device import resolve_device
 
 __all__ = ["PoseGenerateConfig", "PoseGenerateReport", "fit_scale_translation", "run_pose_generate"]
 

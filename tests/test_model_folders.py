@@ -145,3 +145,11 @@ def test_every_family_model_round_trips_through_the_registry(family, tmp_path):
     assert type(loaded) is model_class and loaded.config == model.config
     for (name, a), (_, b) in zip(model.state_dict().items(), loaded.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
+
+
+def test_a_missing_gpu_is_named_as_such_not_as_a_bad_folder(folder, monkeypatch):
+    from vidgan.errors import ConfigError
+
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)  # as on a machine without one
+    with pytest.raises(ConfigError, match="device 'cuda': no CUDA device on this machine"):
+        RefWarp.from_pretrained(folder, device="cuda")

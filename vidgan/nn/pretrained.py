@@ -31,6 +31,7 @@ from torch import nn
 
 from vidgan.errors import InputError
 from vidgan.io.atomic import atomic_dir
+from vidgan.nn.device import resolve_device
 
 #: Version of the folder layout written here; folders of this or an older version load. 0: the
 #: layout before versions (``"class": "<module>.<Name>"``).
@@ -105,6 +106,7 @@ class Pretrained(nn.Module):
         unknown name, arguments the constructor does not take or weights that do not fit are one
         :class:`~vidgan.errors.InputError` naming the file."""
         directory = Path(directory)
+        device = resolve_device(device) if isinstance(device, str) else device  # a missing GPU is not a bad file
         if not (directory / CONFIG_FILE).is_file() and (directory / "model" / CONFIG_FILE).is_file():
             directory = directory / "model"
         config_path = directory / CONFIG_FILE

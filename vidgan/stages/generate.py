@@ -17,7 +17,7 @@ import torch
 
 from vidgan.io import VideoWriter
 from vidgan.progress import progress
-from vidgan.train.trainer import resolve_device
+from vidgan.nn.device import resolve_device
 
 
 @torch.no_grad()

@@ -21,7 +21,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 from torch.utils.data import DataLoader, Dataset
 
-from vidgan.errors import ConfigError, MissingWeightsError, VidganError
+from vidgan.errors import MissingWeightsError, VidganError
+from vidgan.nn.device import resolve_device
 from vidgan.models.base import GANModel
 from vidgan.nn.losses import r1_penalty
 from vidgan.nn.norm import spectral_norm_all
@@ -53,26 +54,6 @@ class TrainResult:
     seconds: float
     rollbacks: int
     exported: Path | None
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> the CUDA device when one exists, else CPU; anything else as given, once it is
-    known to exist here (else a :class:`ConfigError` naming it)."""
-    if name == "auto":
-        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"device {name!r}: not a torch device (cpu, cuda, cuda:1, auto ...)") from None
-    if device.type == "cuda":
-        count = torch.cuda.device_count()
-        if count == 0:
-            raise ConfigError(f"device {name!r}: no CUDA device on this machine (use cpu or auto)")
-        if device.index is not None and device.index >= count:
-            raise ConfigError(f"device {name!r}: this machine has {count} CUDA device(s)")
-    elif device.type not in ("cpu", "mps"):
-        raise ConfigError(f"device {name!r}: vidgan runs on cpu or cuda")
-    return device
 
 
 def to_device(batch: Any, device: torch.device) -> Any:
