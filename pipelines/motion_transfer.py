@@ -103,7 +103,9 @@ class MotionTransferConfig:
     ``head_pose`` (faces): ``target`` keeps the target video's head motion, ``driving`` takes
     the driving's. ``smoothing``: weight of the previous output in the flow-guided temporal
     blend of ``ref_warp`` results, on their coarse part only (:data:`SMOOTHING_LOW_PASS`: shading
-    does not flicker, detail stays sharp; 0: off).
+    does not flicker, detail stays sharp; 0: off). ``choice_temperature`` (``ref_warp``, in (0, 1]):
+    below 1 the result takes each pixel more decisively from one reference instead of averaging
+    slightly misaligned ones (sharper; the share drawn stays as the network predicts it).
     """
 
     kind: Kind = "dance"
@@ -122,6 +124,7 @@ class MotionTransferConfig:
     retarget: bool = True
     head_pose: Literal["target", "driving"] = "target"
     smoothing: float = 0.7
+    choice_temperature: float = 1.0
     tracking: TrackSettings = field(default_factory=TrackSettings)
     runner: Literal["local", "ray"] = "local"
     address: str | None = None
@@ -136,6 +139,8 @@ class MotionTransferConfig:
             raise ValueError(f"chunk must be >= 1, got {self.chunk}")
         if not 0 <= self.smoothing < 1:
             raise ValueError(f"smoothing must be in [0, 1), got {self.smoothing}")
+        if not 0 < self.choice_temperature <= 1:
+            raise ValueError(f"choice_temperature must be in (0, 1], got {self.choice_temperature}")
         expected = "body" if self.kind == "dance" else "face"
         if self.tracking.what != expected:
             raise ValueError(f"{self.kind} transfer tracks {expected} keypoints, got tracking.what={self.tracking.what}")
@@ -321,8 +326,8 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
 
     maps = render_track(driving, size)
     generate_inputs = {**retarget_inputs, "generator": config.generator,
-                       "smoothing": [config.smoothing, SMOOTHING_LOW_PASS],
-                       "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk}
+                       "smoothing": [config.smoothing, SMOOTHING_LOW_PASS], "choice": config.choice_temperature,
+                       "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk, "lossless": True}
     outputs = [f"{method}.mp4" for method in METHODS] + ["frame_by_frame.mp4", "references.npy"]
     workspace.step("generate", generate_inputs, outputs,
                    lambda: _generate(config, model_dir, maps, driving, face_refine, workspace))
@@ -471,7 +476,8 @@ def _train(experiment: ExperimentConfig, workspace: Workspace) -> None:
 
 def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, driving: Keypoints,
               face_refine: bool, workspace: Workspace) -> None:
-    """Model-size frames of every method, as lossless-ish videos in the workspace, and the
+    """Model-size frames of every method, as lossless videos in the workspace (x264 crf 0: the
+    figures measured on them see the generator, not a second encoding), and the
     reference chosen for each frame (``references.npy``)."""
     bank = ReferenceFrames.load(workspace.path("dataset") / REFERENCES_FILE) if config.model is None \
         else ReferenceFrames.load(model_dir)
@@ -489,7 +495,7 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
     fps = fps_of(workspace.path("driving.mp4"))
 
     def write(name: str, batches) -> None:
-        with VideoWriter(workspace.path(f"{name}.mp4"), fps, crf=12, preset="veryfast") as writer:
+        with VideoWriter(workspace.path(f"{name}.mp4"), fps, crf=0, preset="veryfast") as writer:
             for frames in progress(batches, desc=f"generate {name}"):
                 writer.write_all(frames)
 
@@ -499,7 +505,8 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
         from vidgan.nn.device import resolve_device
 
         model = model.to(resolve_device(config.device)).eval()
-        write("frame_by_frame", model.render(maps, driving.points, bank.frames, bank.points, chosen))
+        write("frame_by_frame", model.render(maps, driving.points, bank.frames, bank.points, chosen,
+                                             choice_temperature=config.choice_temperature))
         blender = FlowBlender(config.smoothing, low_pass=SMOOTHING_LOW_PASS)
         write("result", ([blender(frame) for frame in frames] for frames in
                          [[*VideoReader(workspace.path("frame_by_frame.mp4"))]]))
@@ -511,7 +518,7 @@ def _generate(config: MotionTransferConfig, model_dir: Path, maps: np.ndarray, d
     boxes = head_boxes(driving) if face_refine else None
     for name, temporal in (("result", True), ("frame_by_frame", False)):
         generate_video(model, maps, workspace.path(f"{name}.mp4"), fps, face_boxes=boxes, temporal=temporal,
-                       chunk=config.chunk, device=config.device)
+                       chunk=config.chunk, device=config.device, crf=0)
 
 
 def _compose_all(config: MotionTransferConfig, clips: dict[str, Any], driving: Keypoints, maps: np.ndarray,

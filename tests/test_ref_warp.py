@@ -19,7 +19,7 @@ from vidgan.keypoints import COCO17
 from vidgan.keypoints.render import render_track
 from vidgan.keypoints.retrieval import PoseIndex, retrieval_weights
 from vidgan.keypoints.skeletons import IBUG68
-from vidgan.keypoints.warp import tps_warp, warp_frames
+from vidgan.keypoints.warp import tps_warp, unseen_openings, warp_frames
 from vidgan.models.ref_warp import RefWarp
 from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
@@ -185,7 +185,8 @@ def test_training_exports_reloads_and_renders(tmp_path, references):
     result = run_experiment(config, tmp_path / "run")
     assert result.iterations == 3
     logged = read_metrics(tmp_path / "run")
-    assert {"loss_g/l1", "loss_g/ssim", "loss_g/gan", "loss_g/feature_matching", "loss_d/image"} <= set(logged[-1])
+    assert {"loss_g/l1", "loss_g/ssim", "loss_g/drawn", "loss_g/gan", "loss_g/feature_matching",
+            "loss_d/image"} <= set(logged[-1])
     assert "loss_g/gan" not in logged[0]  # adversarial terms from iteration 1 on
     assert (tmp_path / "run" / "samples" / "iteration_0000003.png").is_file()
     model = RefWarp.from_pretrained(tmp_path / "run" / "model")
@@ -197,3 +198,40 @@ def test_training_exports_reloads_and_renders(tmp_path, references):
                                                "model.map_channels=1"])
     with pytest.raises(ConfigError, match="map_channels"):
         run_experiment(bad, tmp_path / "bad")
+
+
+def _mouth(height: float) -> torch.Tensor:
+    """A (1, 4, 2) diamond 'inner lip' contour 20 px wide and ``height`` px high, centred at (32, 32)."""
+    return torch.tensor([[[22.0, 32.0], [32.0, 32 - height / 2], [42.0, 32.0], [32.0, 32 + height / 2]]])
+
+
+def test_an_opening_wider_than_the_references_is_marked_unseen():
+    open_mouth, closed = _mouth(16), _mouth(1)
+    mask = unseen_openings(open_mouth, closed, (0, 1, 2, 3), (64, 64))[0, 0]
+    assert mask[32, 32] == 1 and mask[32, 24] == 1 and mask[26, 32] == 1  # inside the driving contour
+    assert mask[32, 20] == 0 and mask[20, 32] == 0 and mask[45, 32] == 0  # outside it
+    assert 0.8 * 160 < mask.sum() < 1.2 * 160  # the diamond's area: 20 * 16 / 2
+    assert unseen_openings(open_mouth, _mouth(12), (0, 1, 2, 3), (64, 64)).sum() == 0  # the reference is open too
+    assert unseen_openings(closed, open_mouth, (0, 1, 2, 3), (64, 64)).sum() == 0  # closing is a warp's job
+    missing = open_mouth.clone()
+    missing[0, 1] = float("nan")
+    assert unseen_openings(missing, closed, (0, 1, 2, 3), (64, 64)).sum() == 0  # no contour, nothing unseen
+
+
+def test_the_model_draws_an_opening_no_reference_shows_and_can_choose_one_reference():
+    torch.manual_seed(0)
+    model = RefWarp(map_channels=1, references=2, channels=(8, 16), num_d_scales=1, d_channels=8, d_layers=2,
+                    opening=(0, 1, 2, 3))
+    references = torch.rand(1, 2, 3, 64, 64) * 2 - 1
+    maps = torch.zeros(1, 1, 64, 64)
+    with torch.no_grad():
+        out = model.generate(maps, _mouth(16), references, torch.stack([_mouth(1), _mouth(1)], 1))
+        sharp = model.generate(maps, _mouth(16), references, torch.stack([_mouth(1), _mouth(1)], 1),
+                               choice_temperature=0.25)
+    assert out.weights[0, 2, 32, 32] > 0.999 and torch.allclose(out.frames[0, :, 32, 32], out.drawn[0, :, 32, 32])
+    assert out.weights[0, :2, 10, 10].sum() > 0.9  # elsewhere: the references, as before
+    assert torch.allclose(sharp.weights.sum(1), torch.ones(1, 64, 64), atol=1e-5)
+    assert torch.allclose(sharp.weights[:, 2], out.weights[:, 2])  # the share drawn is kept
+    assert (sharp.weights[:, :2].amax(1) >= out.weights[:, :2].amax(1) - 1e-6).all()  # one reference, more decisively
+    with pytest.raises(ValueError, match="at least 3 keypoints"):
+        RefWarp(map_channels=1, opening=(0, 1))

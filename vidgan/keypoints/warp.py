@@ -73,6 +73,33 @@ def tps_warp(
     return warped.to(images.dtype), (result[:, -1:] > 0.5).to(images.dtype)
 
 
+def unseen_openings(driving: Tensor, reference: Tensor, contour: tuple[int, ...], size: tuple[int, int],
+                    ratio: float = 0.5) -> Tensor:
+    """``(B, 1, H, W)``: 1 inside the driving ``contour`` (keypoint indices in order around a
+    region, such as the inner lips) where the reference's region is less than ``ratio`` as open
+    (its area over the keypoints' extent squared), else 0. A warp stretches what a closed mouth
+    shows over an open one: those pixels must be drawn, not warped. ``driving`` and ``reference``
+    ``(B, K, 2)`` pixels; a contour with a missing point opens nothing."""
+    def opening(points: Tensor) -> Tensor:
+        polygon = points[:, list(contour)]
+        x, y = polygon[..., 0], polygon[..., 1]
+        area = 0.5 * (x * y.roll(-1, 1) - x.roll(-1, 1) * y).sum(1).abs()
+        finite = torch.isfinite(points).all(-1, keepdim=True)
+        extent = (torch.where(finite, points, -torch.inf).amax(1) - torch.where(finite, points, torch.inf).amin(1)).amax(-1)
+        return area / extent.square().clamp_min(1e-6)
+
+    polygon = driving[:, list(contour)]
+    unseen = torch.isfinite(polygon).all(-1).all(-1) & (opening(reference).nan_to_num(0.0) < ratio * opening(driving))
+    ys, xs = torch.meshgrid(torch.arange(size[0], device=driving.device, dtype=driving.dtype),
+                            torch.arange(size[1], device=driving.device, dtype=driving.dtype), indexing="ij")
+    px, py = xs.reshape(1, 1, -1), ys.reshape(1, 1, -1)  # pixel centres, in keypoint pixels
+    x0, y0 = polygon[..., 0:1], polygon[..., 1:2]
+    x1, y1 = x0.roll(-1, 1), y0.roll(-1, 1)
+    crosses = ((y0 > py) != (y1 > py)) & (px < (x1 - x0) * (py - y0) / (y1 - y0 + 1e-12) + x0)
+    inside = crosses.sum(1) % 2 == 1
+    return (inside & unseen[:, None]).reshape(-1, 1, *size).to(driving.dtype)
+
+
 def _tps_weights(centres: Tensor, values: Tensor) -> tuple[Tensor, Tensor]:
     """The thin-plate spline ``f`` with ``f(centres) = values`` (both ``(N, 2)``) and minimum
     bending energy: kernel weights ``(N, 2)`` and affine weights ``(3, 2)`` as kornia's

@@ -23,7 +23,7 @@ import torch
 from torch import Tensor, nn
 
 from vidgan.keypoints.keypoints import present_xy
-from vidgan.keypoints.warp import tps_warp
+from vidgan.keypoints.warp import tps_warp, unseen_openings
 from vidgan.models.base import GANModel
 from vidgan.nn import MultiScaleDiscriminator, UNet
 
@@ -32,33 +32,46 @@ from vidgan.nn import MultiScaleDiscriminator, UNet
 #: (the drawn image weighs e^-3 of one reference) and learns where to draw instead. Outside a
 #: reference's coverage its logit is -1e4: nothing is taken from outside a frame.
 REFERENCE_PRIOR = 3.0
+#: A reference covers the driving ``opening`` region only when its own is at least this share as
+#: open (:func:`~vidgan.keypoints.warp.unseen_openings`).
+OPENING_RATIO = 0.5
 
 
 class RefWarpOutput(NamedTuple):
     """``frames (B, 3, H, W)`` in [-1, 1]; ``warped (B, R, 3, H, W)`` the references after the
-    warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image)."""
+    warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image); ``drawn (B, 3,
+    H, W)`` the image the network draws."""
 
     frames: Tensor
     warped: Tensor
     weights: Tensor
+    drawn: Tensor
 
 
 class RefWarpGenerator(nn.Module):
     """Warp ``references`` onto the driving keypoints, then blend them with a drawn image."""
 
-    def __init__(self, map_channels: int, references: int, channels: tuple[int, ...], norm: str) -> None:
+    def __init__(self, map_channels: int, references: int, channels: tuple[int, ...], norm: str,
+                 opening: tuple[int, ...] = ()) -> None:
         super().__init__()
-        self.references = references
+        self.references, self.opening = references, tuple(opening)
         self.unet = UNet(map_channels + 4 * references, 3 + references + 1, tuple(channels), norm, tanh=False)
 
-    def forward(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor) -> RefWarpOutput:
+    def forward(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor,
+                choice_temperature: float = 1.0) -> RefWarpOutput:
         """``maps (B, C, H, W)`` in [0, 1], ``points (B, K, 2)`` driving keypoints in pixels (NaN:
-        missing), ``references (B, R, 3, H, W)`` in [-1, 1] with ``reference_points (B, R, K, 2)``."""
+        missing), ``references (B, R, 3, H, W)`` in [-1, 1] with ``reference_points (B, R, K, 2)``.
+        ``choice_temperature`` < 1 sharpens the choice among the references (the share drawn stays
+        as predicted): averaging two slightly misaligned references blurs, picking one does not."""
         batch, count = references.shape[:2]
         if count != self.references:
             raise ValueError(f"the model takes {self.references} references, got {count}")
         warped, coverage = tps_warp(references.flatten(0, 1), reference_points.flatten(0, 1),
                                     points.repeat_interleave(count, dim=0))
+        if self.opening:  # an opening wider than the reference's is drawn, not stretched from its lips
+            coverage = coverage * (1 - unseen_openings(points.repeat_interleave(count, dim=0).float(),
+                                                       reference_points.flatten(0, 1).float(), self.opening,
+                                                       references.shape[-2:], OPENING_RATIO).to(coverage.dtype))
         warped, coverage = warped.unflatten(0, (batch, count)), coverage.unflatten(0, (batch, count))
         inputs = torch.cat([maps * 2 - 1, warped.flatten(1, 2), coverage.flatten(1, 2) * 2 - 1], dim=1)
         out = self.unet(inputs.to(maps.dtype))
@@ -66,16 +79,20 @@ class RefWarpGenerator(nn.Module):
         logits = out[:, 3:].float()
         logits[:, :count] = logits[:, :count] + REFERENCE_PRIOR - 1e4 * (1 - coverage[:, :, 0].float())
         weights = logits.softmax(dim=1)
+        if choice_temperature != 1.0:
+            chosen = (logits[:, :count] / choice_temperature).softmax(dim=1) * (1 - weights[:, count:])
+            weights = torch.cat([chosen, weights[:, count:]], dim=1)
         frames = (weights[:, :count, None] * warped.float()).sum(1) + weights[:, count:] * drawn.float()
-        return RefWarpOutput(frames.to(drawn.dtype), warped, weights)
+        return RefWarpOutput(frames.to(drawn.dtype), warped, weights, drawn)
 
 
 class RefWarp(GANModel):
     """Reference-warp generator + discriminator (module docstring). ``map_channels``: channels
     of the conditioning maps (3 skeletons, 1 face edges); ``references``: frames warped per
     output; ``channels``: the U-Net's widths, one per level (H and W must be multiples of
-    ``2 ** len(channels)``); discriminator: ``num_d_scales`` PatchGANs of ``d_channels`` and
-    ``d_layers``."""
+    ``2 ** len(channels)``); ``opening``: keypoint indices around a region a reference shows only
+    as far as it is open (faces: the inner lips, iBUG-68 60-67), drawn where the driving one is
+    wider; discriminator: ``num_d_scales`` PatchGANs of ``d_channels`` and ``d_layers``."""
 
     def __init__(
         self,
@@ -86,11 +103,14 @@ class RefWarp(GANModel):
         d_channels: int = 32,
         d_layers: int = 3,
         norm: str = "instance",
+        opening: tuple[int, ...] = (),
     ) -> None:
         super().__init__()
         if references < 1 or not channels:
             raise ValueError(f"references must be >= 1 and channels non-empty, got {references} and {channels}")
-        self.generator = RefWarpGenerator(map_channels, references, tuple(channels), norm)
+        if opening and len(opening) < 3:
+            raise ValueError(f"opening must name at least 3 keypoints (a polygon), got {opening}")
+        self.generator = RefWarpGenerator(map_channels, references, tuple(channels), norm, tuple(opening))
         self.discriminators = nn.ModuleDict(
             {"image": MultiScaleDiscriminator(map_channels + 3, num_d_scales, d_channels, d_layers, norm)}
         )
@@ -100,10 +120,11 @@ class RefWarp(GANModel):
         """H and W of the frames must be multiples of this."""
         return 2 ** len(self.config["channels"])
 
-    def generate(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor) -> RefWarpOutput:
-        """One output per driving frame (shapes: :meth:`RefWarpGenerator.forward`). Call it
-        under ``torch.no_grad()`` for inference."""
-        return self.generator(maps, points, references, reference_points)
+    def generate(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor,
+                 choice_temperature: float = 1.0) -> RefWarpOutput:
+        """One output per driving frame (shapes and ``choice_temperature``:
+        :meth:`RefWarpGenerator.forward`). Call it under ``torch.no_grad()`` for inference."""
+        return self.generator(maps, points, references, reference_points, choice_temperature)
 
     @torch.no_grad()
     def render(
@@ -115,6 +136,7 @@ class RefWarp(GANModel):
         chosen: np.ndarray,
         *,
         batch: int = 8,
+        choice_temperature: float = 1.0,
     ) -> Iterator[np.ndarray]:
         """Frames of a whole driving sequence, ``batch`` at a time, as uint8 ``(b, H, W, 3)``.
 
@@ -130,6 +152,6 @@ class RefWarp(GANModel):
             ref_xy = torch.from_numpy(bank_xy[refs]).to(device)
             xy = torch.from_numpy(driving_xy[span]).to(device)
             conditioning = torch.from_numpy(np.ascontiguousarray(maps[span])).to(device).permute(0, 3, 1, 2).float() / 255
-            out = self.generate(conditioning, xy, frames, ref_xy).frames
+            out = self.generate(conditioning, xy, frames, ref_xy, choice_temperature).frames
             yield ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
 

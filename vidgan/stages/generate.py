@@ -33,14 +33,16 @@ def generate_video(
     audio_from: str | os.PathLike[str] | None = None,
     audio_start: float = 0.0,
     device: str = "auto",
+    crf: int = 18,
 ) -> Path:
     """Generate one frame per map of ``maps`` (uint8 ``(T, H, W, C)``, value / 255) with
     ``model`` and encode them to ``out`` (H.264, atomically), with the audio of ``audio_from``
-    from ``audio_start`` seconds. ``face_boxes (T, 4)`` pixels (NaN: none) drive face refinement."""
+    from ``audio_start`` seconds, at x264 quality ``crf`` (0: lossless). ``face_boxes (T, 4)``
+    pixels (NaN: none) drive face refinement."""
     torch_device = resolve_device(device)
     model = model.to(torch_device).eval()
     state = None
-    with VideoWriter(out, fps, crf=18, preset="veryfast", audio_from=audio_from, audio_start=audio_start) as writer:
+    with VideoWriter(out, fps, crf=crf, preset="veryfast", audio_from=audio_from, audio_start=audio_start) as writer:
         bar = progress(total=len(maps), desc=f"generate {Path(out).name}")
         for start in range(0, len(maps), chunk):
             window = torch.from_numpy(np.ascontiguousarray(maps[start : start + chunk])).to(torch_device)

@@ -31,6 +31,9 @@ class RefWarpLosses:
 
     l1: float = 1.0
     ssim: float = 1.0
+    #: L1 of the drawn image alone against the real frame: the network learns to draw the whole
+    #: face, not only where the blend shows it, so what it must draw (an opening mouth) is not noise.
+    drawn: float = 0.0
     gan_mode: Literal["hinge", "lsgan", "nonsaturating"] = "hinge"
     adversarial: float = 0.05
     feature_matching: float = 1.0
@@ -39,7 +42,7 @@ class RefWarpLosses:
     vgg_weights: str | None = None
 
     def __post_init__(self) -> None:
-        for key in ("l1", "ssim", "adversarial", "feature_matching", "perceptual", "adversarial_from"):
+        for key in ("l1", "ssim", "drawn", "adversarial", "feature_matching", "perceptual", "adversarial_from"):
             if getattr(self, key) < 0:
                 raise ConfigError(f"losses.{key} must be >= 0, got {getattr(self, key)}")
 
@@ -67,9 +70,12 @@ class RefWarpTrainer(GANTrainer):
 
     def gen_losses(self, batch: Batch) -> dict[str, Tensor]:
         weights, real = self.losses, batch["frames"]
-        fake = self._generate(self.model.generator, batch).frames
+        out = self._generate(self.model.generator, batch)
+        fake = out.frames
         terms = {"l1": weights.l1 * F.l1_loss(fake.float(), real.float()),
                  "ssim": weights.ssim * ssim_loss((fake.float() + 1) / 2, (real.float() + 1) / 2, 11)}
+        if weights.drawn > 0:
+            terms["drawn"] = weights.drawn * F.l1_loss(out.drawn.float(), real.float())
         if self.adversarial:
             fake_scores = self._d(fake, batch["maps"])
             with torch.no_grad():
