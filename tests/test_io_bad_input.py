@@ -220,3 +220,23 @@ def test_settings_out_of_range_are_refused_before_any_work(tmp_path, capsys, syn
                  "settings.crop_size=-5"]) == 2
     assert "settings.crop_size must be >= 1, got -5" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_sigterm_during_convert_leaves_no_partial_file(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "out.mp4"
+    run = subprocess.Popen([sys.executable, "-m", "vidgan.cli", "convert", str(shared("videos/dance_musepose.mp4")),
+                            str(out), "--size", "1080x1920", "--preset", "veryslow"],
+                           stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob(".*partial*")) and time.monotonic() < deadline and run.poll() is None:
+        time.sleep(0.1)
+    assert list(tmp_path.glob(".*partial*")), "convert never started writing"
+    run.send_signal(signal.SIGTERM)
+    _, err = run.communicate(timeout=60)
+    assert run.returncode == 128 + signal.SIGTERM and "terminated" in err
+    assert list(tmp_path.iterdir()) == []  # neither the output nor a hidden partial file

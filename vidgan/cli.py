@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -47,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that every ``finally`` (atomic outputs) runs."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidgan`` script."""
     parser = build_parser()
@@ -56,8 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # clean up, as on Ctrl-C
     try:
         return COMMANDS[args.command].run(args)
+    except Terminated:
+        print(f"vidgan {args.command}: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except VidganError as error:
         if args.debug:  # the traceback, and the same exit code as without --debug
             traceback.print_exc()
@@ -66,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"vidgan {args.command}: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
 
 
 # --- subcommands -------------------------------------------------------------------------
