@@ -240,3 +240,24 @@ def test_sigterm_during_convert_leaves_no_partial_file(tmp_path):
     _, err = run.communicate(timeout=60)
     assert run.returncode == 128 + signal.SIGTERM and "terminated" in err
     assert list(tmp_path.iterdir()) == []  # neither the output nor a hidden partial file
+
+
+def test_an_os_refusal_while_writing_is_one_line_naming_the_file(tmp_path, capsys, synthetic_video, monkeypatch):
+    """Whatever the checks before the work cannot foresee (a folder made read-only during the run,
+    a full disk) is one line naming the file, exit 2, no traceback."""
+    import errno
+
+    from vidgan.io import writer
+
+    real_open = writer.av.open
+
+    def full_disk(path, mode="r", **kwargs):
+        if mode == "w":  # reading the input works; writing the output fails
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / ".out.partial.mp4"))
+        return real_open(path, mode, **kwargs)
+
+    monkeypatch.setattr(writer.av, "open", full_disk)
+    assert main(["convert", str(synthetic_video), str(tmp_path / "out.mp4")]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"vidgan convert: error: {tmp_path / '.out.partial.mp4'}: no space left on device"
+    assert list(tmp_path.iterdir()) == []

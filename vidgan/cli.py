@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import math
 import signal
@@ -49,6 +50,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: OS errors about a named file that a user causes or can fix (permissions, space, a path that is
+#: not what it should be): one line, exit 2. Anything else keeps its traceback.
+FILE_ERRNOS = frozenset({errno.EACCES, errno.EPERM, errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EISDIR,
+                         errno.ENOTDIR, errno.ENOENT, errno.EEXIST, errno.ENAMETOOLONG})
+
+
 class Terminated(BaseException):
     """SIGTERM, raised in the main thread so that every ``finally`` (atomic outputs) runs."""
 
@@ -78,6 +85,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"vidgan {args.command}: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:
+        if error.filename is None or error.errno not in FILE_ERRNOS or args.debug:
+            raise
+        # a folder made read-only, a disk that filled up, a path removed during the run: the one place
+        # that turns the OS's refusal into a line naming the file
+        print(f"vidgan {args.command}: error: {error.filename}: {error.strerror.lower()}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"vidgan {args.command}: interrupted", file=sys.stderr)
         return 130
