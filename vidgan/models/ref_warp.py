@@ -40,12 +40,14 @@ OPENING_RATIO = 0.5
 class RefWarpOutput(NamedTuple):
     """``frames (B, 3, H, W)`` in [-1, 1]; ``warped (B, R, 3, H, W)`` the references after the
     warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image); ``drawn (B, 3,
-    H, W)`` the image the network draws."""
+    H, W)`` the image the network draws; ``coverage (B, R, H, W)`` 1 where a reference can show
+    the pixel."""
 
     frames: Tensor
     warped: Tensor
     weights: Tensor
     drawn: Tensor
+    coverage: Tensor
 
 
 class RefWarpGenerator(nn.Module):
@@ -83,7 +85,7 @@ class RefWarpGenerator(nn.Module):
             chosen = (logits[:, :count] / choice_temperature).softmax(dim=1) * (1 - weights[:, count:])
             weights = torch.cat([chosen, weights[:, count:]], dim=1)
         frames = (weights[:, :count, None] * warped.float()).sum(1) + weights[:, count:] * drawn.float()
-        return RefWarpOutput(frames.to(drawn.dtype), warped, weights, drawn)
+        return RefWarpOutput(frames.to(drawn.dtype), warped, weights, drawn, coverage[:, :, 0])
 
 
 class RefWarp(GANModel):

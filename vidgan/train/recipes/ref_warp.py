@@ -31,8 +31,9 @@ class RefWarpLosses:
 
     l1: float = 1.0
     ssim: float = 1.0
-    #: L1 of the drawn image alone against the real frame: the network learns to draw the whole
-    #: face, not only where the blend shows it, so what it must draw (an opening mouth) is not noise.
+    #: L1 of the drawn image alone against the real frame where no reference can show the pixel
+    #: (an opening mouth, outside every reference): what must be drawn is learnt directly and is
+    #: not noise, while where references cover the network keeps choosing their sharp pixels.
     drawn: float = 0.0
     gan_mode: Literal["hinge", "lsgan", "nonsaturating"] = "hinge"
     adversarial: float = 0.05
@@ -75,7 +76,9 @@ class RefWarpTrainer(GANTrainer):
         terms = {"l1": weights.l1 * F.l1_loss(fake.float(), real.float()),
                  "ssim": weights.ssim * ssim_loss((fake.float() + 1) / 2, (real.float() + 1) / 2, 11)}
         if weights.drawn > 0:
-            terms["drawn"] = weights.drawn * F.l1_loss(out.drawn.float(), real.float())
+            unseen = (out.coverage.amax(1, keepdim=True) == 0).float()
+            terms["drawn"] = weights.drawn * ((out.drawn.float() - real.float()).abs() * unseen).sum() \
+                / (unseen.sum() * 3).clamp_min(1.0)
         if self.adversarial:
             fake_scores = self._d(fake, batch["maps"])
             with torch.no_grad():
