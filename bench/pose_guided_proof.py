@@ -34,8 +34,9 @@ from vidgan.config import load_config
 from vidgan.data.pose_pairs import PosePairDataset
 from vidgan.io import probe
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer
-from vidgan.models.pose_guided import PoseGuidedGenerator, evaluate_pairs, lpips_or_none
+from vidgan.models.pose_guided import PoseGuidedGenerator
 from vidgan.train.experiment import ExperimentConfig, run_experiment
+from vidgan.train.recipes.pose_guided import evaluate_pairs, lpips_or_none
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "data" / "videos" / "dance_musepose.mp4"

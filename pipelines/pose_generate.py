@@ -203,7 +203,7 @@ def _smoother(name: str) -> Smoother:
 
 def _into_framing(driving: Keypoints, person: Keypoints) -> Keypoints:
     """``driving`` scaled and moved onto ``person`` (:func:`fit_scale_translation`), in its layout."""
-    from vidgan.data.pose_pairs import convert_points
+    from vidgan.keypoints import convert_points
 
     reference = convert_points(person.points, person.skeleton, driving.skeleton)[0]
     joints = [i for i, name in enumerate(driving.skeleton.joints) if any(w in name for w in FRAMING_JOINTS)]

@@ -28,15 +28,11 @@ from vidgan.data.face_ages import (
 )
 from vidgan.data.synthetic_faces import synthetic_ages, synthetic_faces
 from vidgan.errors import InputError, MissingWeightsError
-from vidgan.models.age_cgan import (
-    FaceAger,
-    face_age_dataset,
-    face_region_mask,
-    temporal_smoothing,
-)
+from vidgan.models.age_cgan import FaceAger, face_region_mask, temporal_smoothing
 from vidgan.nn.identity import IdentityLoss
 from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
+from vidgan.train.recipes.age_cgan import face_age_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "configs" / "models" / "unit_test" / "age_cgan.yaml"

@@ -39,10 +39,11 @@ from vidgan.errors import InputError
 from vidgan.io import VideoReader, VideoWriter, write_image
 from vidgan.keypoints import COCO17, OPENPOSE18, Keypoints, load_tracks
 from vidgan.metrics import warping_error
-from vidgan.models.pose_guided import PoseGuidedGenerator, evaluate_pairs, pose_mask
+from vidgan.models.pose_guided import PoseGuidedGenerator, pose_mask
 from vidgan.stages.blend import FlowBlender
 from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 from vidgan.train.logger import read_metrics
+from vidgan.train.recipes.pose_guided import evaluate_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "configs" / "models" / "unit_test" / "pose_guided.yaml"

@@ -29,7 +29,6 @@ from vidgan.models.tpgan import (
     extract_patches,
     part_centres,
     paste_patches,
-    symmetry_loss,
     template_centres,
 )
 from vidgan.train.experiment import (
@@ -39,6 +38,7 @@ from vidgan.train.experiment import (
     run_experiment,
 )
 from vidgan.train.logger import read_metrics
+from vidgan.train.recipes.tpgan import symmetry_loss
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "configs" / "models" / "unit_test" / "tpgan.yaml"
@@ -256,7 +256,7 @@ def test_a_missing_identity_network_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize("preset", ["tpgan_cpu_small.yaml", "tpgan_gpu_128.yaml"])
 def test_presets_build_their_model_and_settings(preset):
     from vidgan.config import from_dict
-    from vidgan.models.tpgan import FAMILY, TPGANLosses
+    from vidgan.train.recipes.tpgan import FAMILY, TPGANLosses
 
     config = load_config(ExperimentConfig, ROOT / "configs" / "models" / preset)
     model = build_model(config)

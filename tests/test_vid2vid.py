@@ -23,9 +23,10 @@ from vidgan.data.paired_video import (
 )
 from vidgan.errors import ConfigError, MissingWeightsError
 from vidgan.io import VideoReader
-from vidgan.models.vid2vid import Vid2Vid, Vid2VidLosses, flow_losses, scheduled
+from vidgan.models.vid2vid import Vid2Vid
 from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
+from vidgan.train.recipes.vid2vid import Vid2VidLosses, flow_losses, scheduled
 
 ROOT = Path(__file__).resolve().parents[1]
 UNIT = ROOT / "configs" / "models" / "unit_test" / "vid2vid.yaml"

@@ -51,7 +51,6 @@ __all__ = [
     "AgedFaces",
     "FaceAgeDataset",
     "FaceAgeSettings",
-    "age_group_indices",
     "aligned_faces",
     "load_face_ages",
     "parse_utkface_name",
@@ -104,14 +103,6 @@ class AgedFaces:
 
     def __len__(self) -> int:
         return len(self.ages)
-
-
-def age_group_indices(ages: np.ndarray | Sequence[float], bounds: Sequence[float]) -> np.ndarray:
-    """Group ``(N,)`` int64 of each age: the index of the last lower bound in ``bounds``
-    (increasing) at or below it; ages below the first bound fall in group 0."""
-    ages = np.asarray(ages, np.float64)
-    groups = np.searchsorted(np.asarray(bounds, np.float64), ages, side="right") - 1
-    return np.clip(groups, 0, len(bounds) - 1).astype(np.int64)
 
 
 # ---- sources ------------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from vidgan.data.layout import read_manifest
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, read_image
 from vidgan.keypoints import COCO17, OPENPOSE18, Keypoints, Skeleton, load_tracks
-from vidgan.keypoints.skeletons import COCO_TO_OPENPOSE
+from vidgan.keypoints import convert_points
 
 Size = tuple[int, int]
 
@@ -78,19 +78,6 @@ class PosePairSettings:
 
 
 # ---- keypoints and images -----------------------------------------------------------------
-
-
-def convert_points(points: np.ndarray, source: Skeleton, target: Skeleton) -> np.ndarray:
-    """Body keypoints ``(N, K, 3)`` from layout ``source`` to ``target`` (COCO-17 <-> OpenPose-18;
-    OpenPose's neck is the mid-shoulder point, dropped going to COCO-17)."""
-    if source.name == target.name:
-        return np.asarray(points, np.float32)
-    if source.name == COCO17.name and target.name == OPENPOSE18.name:
-        track = Keypoints(points, COCO17, np.arange(len(points)))
-        return track.to_openpose().points
-    if source.name == OPENPOSE18.name and target.name == COCO17.name:
-        return np.asarray(points, np.float32)[:, [COCO_TO_OPENPOSE.index(k) for k in range(COCO17.num_joints)]]
-    raise ValueError(f"cannot convert {source.name} keypoints to {target.name}; body layouts are coco17 and openpose18")
 
 
 def fit_image(image: np.ndarray, points: np.ndarray, size: Size) -> tuple[np.ndarray, np.ndarray]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from vidgan.errors import InputError
 from vidgan.io.atomic import atomic_path
-from vidgan.keypoints.skeletons import COCO_TO_OPENPOSE, Skeleton, get_skeleton
+from vidgan.keypoints.skeletons import COCO17, COCO_TO_OPENPOSE, OPENPOSE18, Skeleton, get_skeleton
 
 FORMAT = "vidgan.keypoints"
 VERSION = 1
@@ -113,7 +113,6 @@ class Keypoints:
 
     def to_openpose(self) -> Keypoints:
         """COCO-17 -> OpenPose-18 (the neck is the mid-shoulder point, the lower confidence)."""
-        from vidgan.keypoints.skeletons import COCO17, OPENPOSE18
 
         if self.skeleton.name != COCO17.name:
             raise ValueError(f"to_openpose needs coco17 keypoints, got {self.skeleton.name}")
@@ -227,3 +226,16 @@ def load_tracks(path: str | os.PathLike[str]) -> list[Keypoints]:
 def _problem(error: Exception) -> str:
     """An exception as a short phrase (a missing key is named as such)."""
     return f"missing {error}" if isinstance(error, KeyError) else str(error)
+
+
+def convert_points(points: np.ndarray, source: Skeleton, target: Skeleton) -> np.ndarray:
+    """Body keypoints ``(N, K, 3)`` from layout ``source`` to ``target`` (COCO-17 <-> OpenPose-18;
+    OpenPose's neck is the mid-shoulder point, dropped going to COCO-17)."""
+    if source.name == target.name:
+        return np.asarray(points, np.float32)
+    if source.name == COCO17.name and target.name == OPENPOSE18.name:
+        track = Keypoints(points, COCO17, np.arange(len(points)))
+        return track.to_openpose().points
+    if source.name == OPENPOSE18.name and target.name == COCO17.name:
+        return np.asarray(points, np.float32)[:, [COCO_TO_OPENPOSE.index(k) for k in range(COCO17.num_joints)]]
+    raise ValueError(f"cannot convert {source.name} keypoints to {target.name}; body layouts are coco17 and openpose18")

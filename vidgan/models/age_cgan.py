@@ -24,15 +24,8 @@ group comes from ``source_age``, or else is the group whose reconstruction fits 
 refined on key frames spread over it) plus per-frame offsets smoothed over time by a Gaussian of
 ``temporal_sigma`` frames.
 
-Trainer (:class:`AgeCGANTrainer`, weights in :class:`AgeCGANLosses`), the paper's two stages by
-iteration (so resume is exact):
-
-- iterations ``< encoder_start``: the conditional GAN on real crops and their age groups (fakes
-  get the batch's groups, so they follow the data's group distribution); E rests;
-- then E learns to invert G on generated faces: z and a random group are drawn,
-  x = G(z, y) with G fixed (eval mode, no gradient), loss ``||E(x) - z||²`` (mean over
-  elements), plus optionally ``reconstruction`` x L1 of G(E(x), y) against real crops (gradient to
-  E only); D rests.
+The trainer (the paper's two stages, losses, dataset binding, ``FAMILY``) lives in
+:mod:`vidgan.train.recipes.age_cgan`.
 """
 
 from __future__ import annotations
@@ -43,8 +36,6 @@ import math
 import os
 import warnings
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import torch
@@ -52,29 +43,17 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from torch import Tensor, nn
 
-from vidgan.data.face_ages import (
-    FaceAgeDataset,
-    FaceAgeSettings,
-    age_group_indices,
-    load_face_ages,
-)
-from vidgan.errors import ConfigError
 from vidgan.keypoints.skeletons import IBUG68_PARTS
 from vidgan.models.base import FaceModel
-from vidgan.nn import ConvNormAct, GANLoss, conv
+from vidgan.nn import ConvNormAct, conv
 from vidgan.nn.identity import IdentityLoss
-from vidgan.train.experiment import Family
-from vidgan.train.trainer import Batch, GANTrainer
 
 __all__ = [
-    "FAMILY",
     "AgeCGANGenerator",
-    "AgeCGANLosses",
-    "AgeCGANTrainer",
     "AgeDiscriminator",
     "AgeEncoder",
     "FaceAger",
-    "face_age_dataset",
+    "age_group_indices",
     "face_region_mask",
     "temporal_smoothing",
 ]
@@ -188,6 +167,14 @@ def temporal_smoothing(values: Tensor, sigma: float) -> Tensor:
     weights = torch.exp(-0.5 * ((steps[:, None] - steps[None, :]) / sigma) ** 2)
     weights = weights / weights.sum(dim=1, keepdim=True)
     return (weights @ values.flatten(1).float()).view_as(values).to(values.dtype)
+
+
+def age_group_indices(ages: np.ndarray | Sequence[float], bounds: Sequence[float]) -> np.ndarray:
+    """Group ``(N,)`` int64 of each age: the index of the last lower bound in ``bounds``
+    (increasing) at or below it; ages below the first bound fall in group 0."""
+    ages = np.asarray(ages, np.float64)
+    groups = np.searchsorted(np.asarray(bounds, np.float64), ages, side="right") - 1
+    return np.clip(groups, 0, len(bounds) - 1).astype(np.int64)
 
 
 # ---- the model ----------------------------------------------------------------------------
@@ -425,102 +412,3 @@ class FaceAger(FaceModel):
                 (delta.grad,) = torch.autograd.grad(scores.sum(), delta)
             optimizer.step()
         return z + best_delta
-
-
-# ---- training -----------------------------------------------------------------------------
-
-
-@dataclass
-class AgeCGANLosses:
-    """Loss weights and the stage schedule (``losses:`` of an Age-cGAN config).
-
-    ``encoder_start``: iterations of the conditional GAN before E's stage starts; ``gan_mode``,
-    ``gan``: the adversarial loss of stage 1 (the paper's cross-entropy is ``nonsaturating``);
-    ``encoder``: weight of ``||E(G(z, y)) - z||²`` in stage 2; ``reconstruction``: weight of the L1
-    of ``G(E(x), y)`` against real crops ``x`` in stage 2 (0: off, as the paper).
-    """
-
-    gan_mode: Literal["hinge", "lsgan", "nonsaturating"] = "nonsaturating"
-    gan: float = 1.0
-    encoder_start: int = 10000
-    encoder: float = 1.0
-    reconstruction: float = 0.0
-
-    def __post_init__(self) -> None:
-        if self.encoder_start < 0 or self.reconstruction < 0 or self.encoder < 0:
-            raise ValueError("losses.encoder_start, losses.encoder and losses.reconstruction must be >= 0")
-
-
-class AgeCGANTrainer(GANTrainer):
-    """The Age-cGAN losses and stage schedule on :class:`~vidgan.train.GANTrainer` (module docstring)."""
-
-    model: FaceAger
-    losses: AgeCGANLosses
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if self.scaler_d.is_enabled() and self.losses.encoder_start < self.config.iterations:
-            raise ConfigError("train.amp=fp16 cannot rest the discriminator during the encoder stage; use bf16 or fp32")
-        self.gan = GANLoss(self.losses.gan_mode)
-
-    @property
-    def stage(self) -> int:
-        """1 (conditional GAN) while ``iteration < losses.encoder_start``, then 2 (encoder)."""
-        return 1 if self.iteration < self.losses.encoder_start else 2
-
-    def dis_losses(self, batch: Batch) -> dict[str, Tensor]:
-        if self.stage == 2:  # a leaf: the discriminator gets no gradient, so Adam leaves it untouched
-            return {"image": torch.zeros((), device=self.device, requires_grad=True)}
-        image, groups = batch["image"], batch["group"]
-        discriminator = self.model.discriminators["image"]
-        with torch.no_grad():
-            fake = self.model.generator(self.noise(self.model.generator.z_dim), groups)
-        real = self.real_scores(discriminator, image, groups)
-        return {"image": self.losses.gan * (self.gan(real, True, True)
-                                            + self.gan(discriminator(fake.to(image.dtype), groups), False, True))}
-
-    def gen_losses(self, batch: Batch) -> dict[str, Tensor]:
-        generator, weights = self.model.generator, self.losses
-        if self.stage == 1:
-            groups = batch["group"]
-            fake = generator(self.noise(generator.z_dim), groups)
-            return {"gan": weights.gan * self.gan(self.model.discriminators["image"](fake, groups), True, False)}
-        z = self.noise(generator.z_dim)
-        groups = self.randint(generator.num_groups)
-        synthesis = [generator.project, generator.start, generator.ups, generator.head]
-        for module in synthesis:  # G is fixed: eval-mode statistics, no gradient to its weights
-            module.eval().requires_grad_(False)
-        try:
-            with torch.no_grad():
-                fake = generator(z, groups)
-            terms = {"encoder": weights.encoder * F.mse_loss(generator.encoder(fake).float(), z.float())}
-            if weights.reconstruction > 0:
-                image = batch["image"]
-                rebuilt = generator(generator.encoder(image), batch["group"])
-                terms["reconstruction"] = weights.reconstruction * F.l1_loss(rebuilt.float(), image.float())
-        finally:
-            for module in synthesis:
-                module.train()
-        return terms
-
-    def preview(self, generator: nn.Module, batch: Batch) -> Tensor:
-        """Up to four rows ``(B, 3, S, (2 + groups) S)``: input | reconstruction at its own group |
-        the face at every age group (from E's latent)."""
-        count = min(4, batch["image"].shape[0])
-        image, groups = batch["image"][:count], batch["group"][:count]
-        z = generator.encoder(image)
-        columns = [image, generator(z, groups)]
-        columns += [generator(z, torch.full_like(groups, g)) for g in range(generator.num_groups)]
-        return torch.cat(columns, dim=-1)
-
-
-def face_age_dataset(settings: FaceAgeSettings, model: FaceAger) -> tuple[FaceAgeDataset, None]:
-    """The family's dataset: ``settings``' faces at the model's crop geometry, with their age groups."""
-    faces = load_face_ages(settings, model.crop_size, model.crop_scale)
-    return FaceAgeDataset(faces.crops.images, age_group_indices(faces.ages, model.config["age_groups"])), None
-
-
-FAMILY = Family(
-    name="age_cgan", model=FaceAger, trainer=AgeCGANTrainer, data=FaceAgeSettings,
-    losses=AgeCGANLosses, dataset=face_age_dataset,
-)

@@ -8,38 +8,26 @@ through BigGAN residual upsampling blocks with class-conditional batch norm (con
 temporal one sees the whole clip 2x2 average-pooled, its first two residual blocks 3D. Both are
 projection discriminators (class embedding dot features). Hinge loss; the generator minimises
 ``-D(G(z))``, i.e. ``-(D_S + D_T)``. Spectral norm on every layer of both networks, built in.
+The trainer and ``FAMILY`` live in :mod:`vidgan.train.recipes.dvdgan`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from itertools import pairwise
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vidgan.data.video_datasets import ClipData
-from vidgan.models.video_sampling import (
-    Category,
-    VideoGAN,
-    clip_dataset,
-    levels,
-    preview_labels,
-    randn,
-    sampling,
-)
+from vidgan.models.video_sampling import Category, VideoGAN, levels, randn, sampling
 from vidgan.nn import (
     ConvGRU,
     DiscriminatorResBlock,
-    GANLoss,
     GeneratorResBlock,
     SelfAttention2d,
     conv,
     spectral_norm_all,
 )
-from vidgan.train.experiment import Family
-from vidgan.train.trainer import Batch, GANTrainer
 
 
 def _generator_width(ch: int, size: int, resolution: int) -> int:
@@ -214,73 +202,9 @@ class DVDGAN(VideoGAN):
             return self.generator(z, labels, length or self.video_length)
 
 
-@dataclass
-class DVDGANLosses:
-    """Loss weights (``losses:``) of the two discriminators' hinge terms."""
-
-    spatial: float = 1.0
-    temporal: float = 1.0
-
-
-class DVDGANTrainer(GANTrainer):
-    """DVD-GAN's hinge losses: D on real clips and generated ones, G on ``-(D_S + D_T)``."""
-
-    model: DVDGAN
-    losses: DVDGANLosses
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.gan = GANLoss("hinge")
-
-    def fake_videos(self, generator: DVDGANGenerator, length: int) -> tuple[Tensor, Tensor | None]:
-        """Generated clips ``(B, T, C, H, W)`` and their class ids ``(B,)`` (or None)."""
-        category = self.randint(generator.num_classes) if generator.num_classes else None
-        return generator(self.noise(generator.dim_z), category, length), category
-
-    def spatial_frames(self, video: Tensor) -> Tensor:
-        """``k`` distinct random frames of each clip: ``(B, T, C, H, W)`` -> ``(B, k, C, H, W)``."""
-        chosen = self.noise(video.shape[1]).argsort(dim=1)[:, : self.model.spatial_frames]
-        return video[torch.arange(len(video), device=video.device)[:, None], chosen]
-
-    def dis_losses(self, batch: Batch) -> dict[str, Tensor]:
-        d_spatial, d_temporal = self.model.discriminators["spatial"], self.model.discriminators["temporal"]
-        real = batch["video"]
-        real_category = batch["category"] if self.model.num_classes else None
-        with torch.no_grad():
-            fake, fake_category = self.fake_videos(self.model.generator, real.shape[1])
-        w, gan = self.losses, self.gan
-        return {
-            "spatial_real": w.spatial * gan(self.real_scores(d_spatial, self.spatial_frames(real), real_category),
-                                            True, True),
-            "spatial_fake": w.spatial * gan(d_spatial(self.spatial_frames(fake), fake_category), False, True),
-            "temporal_real": w.temporal * gan(self.real_scores(d_temporal, real, real_category), True, True),
-            "temporal_fake": w.temporal * gan(d_temporal(fake, fake_category), False, True),
-        }
-
-    def gen_losses(self, batch: Batch) -> dict[str, Tensor]:
-        d_spatial, d_temporal = self.model.discriminators["spatial"], self.model.discriminators["temporal"]
-        fake, category = self.fake_videos(self.model.generator, self.model.video_length)
-        w, gan = self.losses, self.gan  # hinge for G: -mean(D(G(z)))
-        return {
-            "spatial": w.spatial * gan(d_spatial(self.spatial_frames(fake), category), True, False),
-            "temporal": w.temporal * gan(d_temporal(fake, category), True, False),
-        }
-
-    def preview(self, generator: nn.Module, batch: Batch) -> Tensor:
-        """Up to 8 clips of twice the training length, classes cycling over the columns."""
-        z = self.noise(generator.dim_z)[:8]
-        return generator(z, preview_labels(len(z), generator.num_classes, z.device), 2 * self.model.video_length)
-
-
-FAMILY = Family(name="dvdgan", model=DVDGAN, trainer=DVDGANTrainer, data=ClipData, losses=DVDGANLosses,
-                dataset=clip_dataset)
-
 __all__ = [
     "DVDGAN",
-    "FAMILY",
     "DVDGANGenerator",
-    "DVDGANLosses",
-    "DVDGANTrainer",
     "SpatialDiscriminator",
     "TemporalDiscriminator",
 ]

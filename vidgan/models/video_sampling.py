@@ -1,6 +1,7 @@
 """What the video families (MoCoGAN, DVD-GAN) share: the :class:`VideoGAN` base with its
-class-label handling and eval-mode sampling, the clip dataset of their configs, and writing a
-grid of sampled videos (``vidgan sample``)."""
+class-label handling and eval-mode sampling, and writing a grid of sampled videos (``vidgan
+sample``; :func:`grid_frames` also lays out the trainer's preview grids). Their clip dataset is
+in :mod:`vidgan.train.recipes.video_clips`."""
 
 from __future__ import annotations
 
@@ -10,15 +11,13 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
-from torch.utils.data import Dataset
+from torchvision.utils import make_grid
 
-from vidgan.data.video_datasets import ClipData, build_clip_dataset
-from vidgan.errors import ConfigError
 from vidgan.io import VideoWriter
 from vidgan.models.base import GANModel
-from vidgan.train.logger import grid_frames
 
 Category = int | Tensor | None
 
@@ -90,27 +89,25 @@ def sampling(module: nn.Module) -> Iterator[None]:
             m.training = mode
 
 
-def preview_labels(n: int, num_classes: int, device: torch.device) -> Tensor | None:
-    """Class ids ``(n,)`` cycling 0, 1, ... for sample grids (one column per class); None
-    without classes."""
-    return torch.arange(n, device=device) % num_classes if num_classes else None
-
-
-def clip_dataset(data: ClipData, model: VideoGAN) -> tuple[Dataset, None]:
-    """The ``data:`` section's dataset, checked against the model (frame size, clip length, classes)."""
-    dataset = build_clip_dataset(data)
-    if (data.size, data.length) != (model.size, model.video_length):
-        raise ConfigError(f"data.size/data.length ({data.size}, {data.length}) must equal model.size/"
-                          f"model.video_length ({model.size}, {model.video_length})")
-    if model.num_classes and dataset.num_classes != model.num_classes:
-        raise ConfigError(f"model.num_classes is {model.num_classes} but the data has "
-                          f"{dataset.num_classes} classes {dataset.classes}")
-    return dataset, None
-
-
 def load_video_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VideoGAN:
     """A video model from its folder, or from a run folder (its ``model/``)."""
     return VideoGAN.from_pretrained(path, device=device)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Float images in [-1, 1] -> uint8 in [0, 255], same shape."""
+    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
+
+
+def grid_frames(samples: torch.Tensor, columns: int | None = None) -> np.ndarray:
+    """``(B, C, H, W)`` images or ``(B, T, C, H, W)`` clips in [-1, 1] -> RGB uint8 grid frames
+    ``(T, H', W', 3)`` (T = 1 for images); gray is repeated to RGB."""
+    clips = samples if samples.dim() == 5 else samples.unsqueeze(1)
+    if clips.shape[2] == 1:
+        clips = clips.expand(-1, -1, 3, -1, -1)
+    columns = columns or math.ceil(math.sqrt(clips.shape[0]))
+    frames = [make_grid(to_uint8(clips[:, t].cpu()), nrow=columns, padding=2) for t in range(clips.shape[1])]
+    return torch.stack(frames).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 def write_video_grid(

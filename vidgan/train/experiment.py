@@ -8,8 +8,8 @@
     losses: {...}            # the family's loss weights (its own typed dataclass)
     train: {...}             # TrainConfig
 
-A family module exposes ``FAMILY = Family(...)``; this module builds and runs it, in one
-process or on every Ray Train worker alike.
+A family's recipe module (:mod:`vidgan.train.recipes`) exposes ``FAMILY = Family(...)``; this
+module builds and runs it, in one process or on every Ray Train worker alike.
 """
 
 from __future__ import annotations

@@ -8,37 +8,19 @@ needs moviepy, which vidgan does not depend on); their first frames go to Tensor
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
-from torchvision.utils import make_grid
 
 from vidgan.io.images import write_image
 from vidgan.io.writer import VideoWriter
+from vidgan.models.video_sampling import grid_frames
 from vidgan.progress import progress
 
 METRICS_FILE = "metrics.jsonl"
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [-1, 1] -> uint8 in [0, 255], same shape."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def grid_frames(samples: torch.Tensor, columns: int | None = None) -> np.ndarray:
-    """``(B, C, H, W)`` images or ``(B, T, C, H, W)`` clips in [-1, 1] -> RGB uint8 grid frames
-    ``(T, H', W', 3)`` (T = 1 for images); gray is repeated to RGB."""
-    clips = samples if samples.dim() == 5 else samples.unsqueeze(1)
-    if clips.shape[2] == 1:
-        clips = clips.expand(-1, -1, 3, -1, -1)
-    columns = columns or math.ceil(math.sqrt(clips.shape[0]))
-    frames = [make_grid(to_uint8(clips[:, t].cpu()), nrow=columns, padding=2) for t in range(clips.shape[1])]
-    return torch.stack(frames).permute(0, 2, 3, 1).contiguous().numpy()
 
 
 class RunLogger:
