@@ -127,6 +127,7 @@ def _damage_arrays(path, **arrays):
     (lambda p: _damage_arrays(p, track_0_frame_index=np.arange(4)), ".npz", r"frame_index must be \(6,\)"),
     (lambda p: _damage_sidecar(p, skeleton="octopus8"), ".json", "unknown skeleton 'octopus8'"),
     (lambda p: _damage_sidecar(p, fps=0), ".json", "must be positive"),
+    (lambda p: _damage_sidecar(p, image_size=[-1, 5]), ".json", "two sizes"),
     (lambda p: _damage_sidecar(p, fps="1/0"), ".json", "not a valid keypoints sidecar"),
     (lambda p: _damage_sidecar(p, tracks=None), ".json", "not a valid keypoints sidecar"),
 ])

@@ -198,8 +198,8 @@ def load_tracks(path: str | os.PathLike[str]) -> list[Keypoints]:
     try:
         skeleton = get_skeleton(metadata["skeleton"])
         fps, image_size = Fraction(metadata["fps"]), tuple(metadata["image_size"])
-        if fps <= 0 or len(image_size) != 2 or min(image_size) < 1:
-            raise ValueError(f"fps {metadata['fps']} and image_size {list(image_size)} must be positive")
+        if fps <= 0 or len(image_size) != 2 or min(image_size) < 0:  # (0, 0): an empty result's
+            raise ValueError(f"fps {metadata['fps']} must be positive and image_size {list(image_size)} two sizes")
         entries = metadata["tracks"]
         if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
             raise ValueError("tracks must be a list of objects")
