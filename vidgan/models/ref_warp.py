@@ -68,12 +68,11 @@ class RefWarpGenerator(nn.Module):
         batch, count = references.shape[:2]
         if count != self.references:
             raise ValueError(f"the model takes {self.references} references, got {count}")
-        warped, coverage = tps_warp(references.flatten(0, 1), reference_points.flatten(0, 1),
-                                    points.repeat_interleave(count, dim=0))
+        driving, sources = points.repeat_interleave(count, dim=0), reference_points.flatten(0, 1)
+        warped, coverage = tps_warp(references.flatten(0, 1), sources, driving)
         if self.opening:  # an opening wider than the reference's is drawn, not stretched from its lips
-            coverage = coverage * (1 - unseen_openings(points.repeat_interleave(count, dim=0).float(),
-                                                       reference_points.flatten(0, 1).float(), self.opening,
-                                                       references.shape[-2:], OPENING_RATIO).to(coverage.dtype))
+            unseen = unseen_openings(driving.float(), sources.float(), self.opening, references.shape[-2:], OPENING_RATIO)
+            coverage = coverage * (1 - unseen.to(coverage.dtype))
         warped, coverage = warped.unflatten(0, (batch, count)), coverage.unflatten(0, (batch, count))
         inputs = torch.cat([maps * 2 - 1, warped.flatten(1, 2), coverage.flatten(1, 2) * 2 - 1], dim=1)
         out = self.unet(inputs.to(maps.dtype))

@@ -122,11 +122,10 @@ class Pretrained(nn.Module):
             raise InputError(config_path, f"unknown model {name!r}: vidgan has no such model class")
         if not issubclass(model_class, cls):
             raise InputError(config_path, f"holds a {model_class.__name__}, not a {cls.__name__}")
-        problem = argument_problem(model_class, arguments, prefix="args.")
-        if problem is not None:
-            raise InputError(config_path, problem)
-        with torch.device("meta"):
-            layout = _tensor_layout(model_class(**arguments))
+        try:
+            layout = _tensor_layout(meta_model(model_class, arguments, prefix="args."))
+        except ValueError as problem:
+            raise InputError(config_path, str(problem)) from None
         _check_weights(weights_path, model_class.__name__, layout)
         model = model_class(**arguments)
         try:
@@ -171,34 +170,35 @@ def _read_config(config_path: Path) -> tuple[str, dict[str, Any]]:
     return name, arguments
 
 
-def argument_problem(model_class: type[Pretrained], arguments: dict[str, Any], prefix: str = "") -> str | None:
-    """What is wrong with building ``model_class(**arguments)`` from settings a user or a file
-    gave (None: nothing), found without allocating: every key a parameter of the constructor of
-    its annotated type, none missing, and the model built on the meta device (a negative width,
-    a size the layers refuse). Messages name the key as ``<prefix><key>``."""
+def meta_model(model_class: type[Pretrained], arguments: dict[str, Any], prefix: str = "") -> Pretrained:
+    """``model_class(**arguments)`` built on the meta device (no memory) from settings a user or
+    a file gave, once every key is a parameter of the constructor of its annotated type and none
+    is missing. Anything wrong (a negative width, a size the layers refuse too) is a
+    ``ValueError`` naming the key as ``<prefix><key>``."""
     init = inspect.unwrap(model_class.__init__)
     parameters = dict(list(inspect.signature(init).parameters.items())[1:])
     hints = typing.get_type_hints(init)
     open_keywords = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     unknown = sorted(set(arguments) - set(parameters))
     if unknown and not open_keywords:
-        return f"{prefix}{unknown[0]}: {model_class.__name__} takes no such argument (it takes {', '.join(parameters)})"
+        raise ValueError(f"{prefix}{unknown[0]}: {model_class.__name__} takes no such argument "
+                         f"(it takes {', '.join(parameters)})")
     for key, parameter in parameters.items():
         if parameter.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
             continue
         if key not in arguments:
             if parameter.default is inspect.Parameter.empty:
-                return f"{prefix}{key}: missing ({model_class.__name__} needs it)"
+                raise ValueError(f"{prefix}{key}: missing ({model_class.__name__} needs it)")
             continue
         hint = hints.get(key, Any)
         if not _conforms(arguments[key], hint):
-            return f"{prefix}{key}: {arguments[key]!r} is not a {_describe(hint)}"
+            raise ValueError(f"{prefix}{key}: {arguments[key]!r} is not a {_describe(hint)}")
     try:
         with torch.device("meta"):
-            model_class(**arguments)
+            return model_class(**arguments)
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError, ZeroDivisionError) as error:
-        return f"{prefix.rstrip('.') or 'arguments'}: these values do not build a {model_class.__name__}: {error}"
-    return None
+        raise ValueError(f"{prefix.rstrip('.') or 'arguments'}: these values do not build a "
+                         f"{model_class.__name__}: {error}") from None
 
 
 def _conforms(value: Any, hint: Any) -> bool:

@@ -24,7 +24,7 @@ from torch.utils.data import Dataset
 
 from vidgan.config import from_dict, save_config
 from vidgan.errors import ConfigError
-from vidgan.nn.pretrained import argument_problem
+from vidgan.nn.pretrained import meta_model
 from vidgan.models.base import GANModel
 from vidgan.train.config import TrainConfig
 from vidgan.train.parallel import Parallel
@@ -77,9 +77,10 @@ def load_family(name: str) -> Family:
 def build_model(config: ExperimentConfig) -> GANModel:
     """The family's model from ``config.model`` (unknown or missing arguments are config errors)."""
     family = load_family(config.family)
-    problem = argument_problem(family.model, config.model, prefix="model.")
-    if problem is not None:
-        raise ConfigError(problem)
+    try:
+        meta_model(family.model, config.model, prefix="model.")
+    except ValueError as problem:
+        raise ConfigError(str(problem)) from None
     return family.model(**config.model)
 
 
