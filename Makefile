@@ -1,4 +1,6 @@
 # Two commands on a fresh machine: `make demo` and `make test` (see README.md).
+# OpenMP threads that spin while waiting collapse on 2 busy cores (README: "Library use").
+export OMP_WAIT_POLICY ?= PASSIVE
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -15,7 +17,7 @@ $(INSTALLED): pyproject.toml
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(BIN)/vidgan demo --config configs/pipelines/demo.yaml
+	$(BIN)/vidgan demo
 
 test: $(INSTALLED)
 	$(BIN)/python -m pytest

@@ -10,7 +10,7 @@ applied to talking_head_pexels.mp4 with the video smoothing on and off.
    (configs/models/tpgan_cpu_small.yaml) on the same crops turned by synthetic yaw rotations.
    Runs in ``OUT/age_cgan`` and ``OUT/tpgan`` resume, and are found done on a second call;
 3. each model edits frames :data:`FRAMES` of talking_head_pexels.mp4 (not seen in training) with
-   smoothing on and off (``pipelines.face_edit``). Figures per model and setting: the largest
+   smoothing on and off (``vidgan.pipelines.face_edit``). Figures per model and setting: the largest
    change of any pixel outside the paste mask (must be 0: the original frame is kept exactly),
    and the temporal flicker inside the face region: the warping error of the edited frames
    (L1, 0..1) along the input video's DIS flow with its occlusion check, pixels where the mask
@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from pipelines.face_edit import FaceEditConfig, edit_frames, load_editor
-from pipelines.preprocess import PreprocessConfig, run_preprocess
+from vidgan.pipelines.face_edit import FaceEditConfig, edit_frames, load_editor
+from vidgan.pipelines.preprocess import PreprocessConfig, run_preprocess
 from vidgan.config import load_config
 from vidgan.io import VideoWriter, probe
 from vidgan.metrics import warping_error
@@ -79,7 +79,7 @@ def train(name: str, out: Path, dataset: Path, minutes: float) -> Path:
     preset, overrides = BUDGETS[name]
     data = {"age_cgan": ["data.format=layout", f"data.root={dataset}", f"data.csv={ages_csv(out)}"],
             "tpgan": ["data.format=layout", f"data.root={dataset}"]}[name]
-    config = load_config(ExperimentConfig, ROOT / preset, [*overrides, *data, f"train.minutes={minutes}"])
+    config = load_config(ExperimentConfig, preset, [*overrides, *data, f"train.minutes={minutes}"])
     run = out / name
     run_experiment(config, run)
     return run

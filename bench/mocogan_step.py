@@ -22,12 +22,12 @@ from pathlib import Path
 
 import torch
 
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIG = ROOT / "configs" / "models" / "mocogan_shapes.yaml"
+CONFIG = bundled_config("configs/models/mocogan_shapes.yaml")
 SHAPES = ROOT.parent / "shared" / "data" / "mocogan" / "data" / "shapes"
 
 

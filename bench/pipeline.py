@@ -33,7 +33,7 @@ CLIPS = ["single_face.mp4", "talking_head_lp_d3.mp4", "talking_head_lp_d6.mp4", 
 def bare_loop(config) -> list[tuple[float, int]]:
     """The pipeline's stages called directly, one video at a time: no runner at all.
     ``(seconds since the start, frames)`` of each video as it is done."""
-    from pipelines.preprocess import list_videos, stages, video_ids
+    from vidgan.pipelines.preprocess import list_videos, stages, video_ids
     from vidgan.stages.base import batch_to_rows, rows_to_batch
 
     started = time.perf_counter()
@@ -51,7 +51,7 @@ def bare_loop(config) -> list[tuple[float, int]]:
 def ray_runner(config) -> list[tuple[float, int]]:
     """The pipeline's stages on the runner named in ``config`` (as ``run_preprocess`` runs them),
     Ray's start-up included: ``(seconds since the start, frames)`` of each video as it is done."""
-    from pipelines.preprocess import list_videos, stages, video_ids
+    from vidgan.pipelines.preprocess import list_videos, stages, video_ids
     from vidgan.stages.runner import make_runner
 
     started = time.perf_counter()
@@ -85,7 +85,7 @@ def pinned(job: str, config: dict, cores: set[int]) -> Rates:
 
 
 def run_job(job: str, config_json: str) -> None:
-    from pipelines.preprocess import PreprocessConfig
+    from vidgan.pipelines.preprocess import PreprocessConfig
     from vidgan.config import from_dict
 
     config = from_dict(PreprocessConfig, json.loads(config_json))
@@ -94,7 +94,7 @@ def run_job(job: str, config_json: str) -> None:
 
 def peak_rss_mib(inputs: Path, out_dir: Path) -> float:
     """Peak RSS of a fresh local-runner process preprocessing ``inputs`` (faces)."""
-    code = ("import sys; from pipelines.preprocess import PreprocessConfig, run_preprocess; "
+    code = ("import sys; from vidgan.pipelines.preprocess import PreprocessConfig, run_preprocess; "
             "run_preprocess(PreprocessConfig(inputs=sys.argv[1], out_dir=sys.argv[2]), log=open('/dev/null', 'w'))")
     process = subprocess.Popen([sys.executable, "-c", code, str(inputs), str(out_dir)], cwd=ROOT)
     _, status, usage = os.wait4(process.pid, 0)

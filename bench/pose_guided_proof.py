@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipelines.preprocess import PreprocessConfig, run_preprocess
-from pipelines.workspace import Workspace, file_digest
-from vidgan.config import load_config
+from vidgan.pipelines.preprocess import PreprocessConfig, run_preprocess
+from vidgan.pipelines.workspace import Workspace, file_digest
+from vidgan.config import bundled_config, load_config
 from vidgan.data.pose_pairs import PosePairDataset
 from vidgan.io import probe
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer
@@ -40,7 +40,7 @@ from vidgan.train.recipes.pose_guided import evaluate_pairs, lpips_or_none
 
 ROOT = Path(__file__).resolve().parents[1]
 VIDEO = ROOT.parent / "shared" / "data" / "videos" / "dance_musepose.mp4"
-CONFIG = ROOT / "configs" / "models" / "pose_guided_cpu_small.yaml"
+CONFIG = bundled_config("configs/models/pose_guided_cpu_small.yaml")
 TRAIN_FRAMES = (0, 200)
 TEST_FRAMES = 80
 PAIRS = 100

@@ -32,7 +32,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipelines.motion_transfer import MotionTransferConfig, MotionTransferReport, run_motion_transfer
+from vidgan.pipelines.motion_transfer import MotionTransferConfig, MotionTransferReport, run_motion_transfer
 from vidgan.config import load_config
 from vidgan.io import VideoReader, probe
 from vidgan.metrics import psnr, ssim

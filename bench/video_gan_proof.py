@@ -84,7 +84,7 @@ def train(
     """Train (or resume, or find done) proof ``name`` (its budget, then ``extra`` overrides) into
     ``out/<name>``; the model (on ``device``), its run folder and its config."""
     proof = PROOFS[name]
-    config = load_config(ExperimentConfig, ROOT / proof.config, [*proof.overrides, f"train.device={device}", *extra])
+    config = load_config(ExperimentConfig, proof.config, [*proof.overrides, f"train.device={device}", *extra])
     config.data["root"] = str((ROOT / config.data["root"]).resolve())
     run = out / (name if name == "actions" else f"{name}_shapes")
     run_experiment(config, run)

@@ -17,7 +17,7 @@ import torch
 from conftest import shared
 from torch import nn
 
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.data import face_ages
 from vidgan.data.face_ages import (
     FaceAgeSettings,
@@ -35,7 +35,7 @@ from vidgan.train.logger import read_metrics
 from vidgan.train.recipes.age_cgan import face_age_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "age_cgan.yaml"
+UNIT = bundled_config("configs/models/unit_test/age_cgan.yaml")
 TINY = {"crop_size": 32, "z_dim": 8, "g_channels": (32, 16, 8), "d_channels": (8, 16, 32), "e_channels": (8, 16, 32)}
 
 

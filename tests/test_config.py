@@ -8,7 +8,7 @@ from typing import Literal
 
 import pytest
 
-from vidgan.config import load_config, parse_overrides, save_config
+from vidgan.config import bundled_config, load_config, parse_overrides, save_config
 from vidgan.errors import ConfigError
 
 
@@ -94,7 +94,7 @@ def test_missing_and_invalid_files(tmp_path):
 
 
 def test_every_bundled_preset_loads():
-    from pipelines.demo import DemoConfig
+    from vidgan.pipelines.demo import DemoConfig
 
-    presets = Path(__file__).resolve().parents[1] / "configs" / "pipelines"
+    presets = bundled_config("configs/pipelines")
     assert load_config(DemoConfig, presets / "demo.yaml") == DemoConfig()

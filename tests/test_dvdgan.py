@@ -13,14 +13,14 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from vidgan.cli import main
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.io import probe
 from vidgan.models.dvdgan import DVDGAN
 from vidgan.models.video_sampling import load_video_model
 from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "dvdgan.yaml"
+UNIT = bundled_config("configs/models/unit_test/dvdgan.yaml")
 
 
 def unit_config(*overrides: str) -> ExperimentConfig:

@@ -1,4 +1,4 @@
-"""Face editing on photos and videos (`vidgan age`, `vidgan frontalize`, pipelines.face_edit):
+"""Face editing on photos and videos (`vidgan age`, `vidgan frontalize`, vidgan.pipelines.face_edit):
 stable aligned crops of every tracked face, the edit, temporal smoothing, feathered paste-back
 that leaves every pixel outside the mask untouched, audio kept."""
 
@@ -12,7 +12,7 @@ import pytest
 import torch
 from conftest import SHARED_DATA as SHARED
 
-from pipelines.face_edit import FaceEditConfig, edit_frames
+from vidgan.pipelines.face_edit import FaceEditConfig, edit_frames
 from vidgan.errors import InputError
 from vidgan.metrics import warping_error
 

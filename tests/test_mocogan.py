@@ -10,7 +10,7 @@ import torch
 from conftest import bench_script
 
 from vidgan.cli import main
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.io import probe
 from vidgan.models.mocogan import MoCoGAN
 from vidgan.models.video_sampling import load_video_model
@@ -18,7 +18,7 @@ from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experim
 from vidgan.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "mocogan.yaml"
+UNIT = bundled_config("configs/models/unit_test/mocogan.yaml")
 
 
 def unit_config(*overrides: str) -> ExperimentConfig:

@@ -14,6 +14,7 @@ from vidgan.errors import InputError
 from vidgan.models.base import GANModel
 from vidgan.models.ref_warp import RefWarp
 from vidgan.models.vid2vid import Vid2Vid
+from vidgan.config import bundled_config
 from vidgan.nn.pretrained import FORMAT_VERSION
 
 
@@ -136,7 +137,7 @@ def test_every_family_model_round_trips_through_the_registry(family, tmp_path):
 
     from vidgan.models import FAMILIES, MODELS
 
-    config = yaml.safe_load((Path(__file__).parents[1] / "configs/models/unit_test" / f"{family}.yaml").read_text())
+    config = yaml.safe_load(bundled_config(f"configs/models/unit_test/{family}.yaml").read_text())
     model_class = importlib.import_module(FAMILIES[family]).FAMILY.model
     assert MODELS[model_class.__name__] == model_class.__module__  # registered where it is defined
     torch.manual_seed(0)

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 from conftest import shared
 
-from pipelines.footage import Fit, frame_range, select_frames
-from pipelines.motion_transfer import (
+from vidgan.pipelines.footage import Fit, frame_range, select_frames
+from vidgan.pipelines.motion_transfer import (
     MotionTransferConfig,
     frame_size,
     retarget,
     run_motion_transfer,
 )
-from pipelines.workspace import Workspace
+from vidgan.pipelines.workspace import Workspace
 from vidgan.cli import main
 from vidgan.data.dancer import DanceStyle, dancer_keypoints, write_dancer_video
 from vidgan.errors import InputError

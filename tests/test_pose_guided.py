@@ -14,13 +14,13 @@ import pytest
 import safetensors.torch
 import torch
 
-from pipelines.pose_generate import (
+from vidgan.pipelines.pose_generate import (
     PoseGenerateConfig,
     fit_scale_translation,
     run_pose_generate,
 )
 from vidgan.cli import main
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.data.dancer import (
     DanceStyle,
     dancer_keypoints,
@@ -46,7 +46,7 @@ from vidgan.train.logger import read_metrics
 from vidgan.train.recipes.pose_guided import evaluate_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "pose_guided.yaml"
+UNIT = bundled_config("configs/models/unit_test/pose_guided.yaml")
 TINY = {"channels": (8, 16, 32), "refine_channels": (8, 16), "d_channels": 8, "d_layers": 2,
         "heatmap_sigma": 1.5, "mask_thickness": 4.0, "mask_dilation": 1}
 

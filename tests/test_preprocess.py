@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import VIDEOS, shared, shared_videos
-from pipelines.preprocess import PreprocessConfig, list_videos, run_preprocess, video_ids
+from vidgan.pipelines.preprocess import PreprocessConfig, list_videos, run_preprocess, video_ids
 from ray_cluster import LocalCluster, command_line, descendants
 from vidgan.data.layout import read_manifest, video_dir
 from vidgan.io import probe

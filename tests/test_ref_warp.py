@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.data.dancer import DanceStyle, dancer_keypoints, write_dancer_video
 from vidgan.data.reference_frames import ReferenceFrames, ReferencePairsDataset, ReferenceSettings
 from vidgan.errors import ConfigError, InputError
@@ -25,7 +25,7 @@ from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "ref_warp.yaml"
+UNIT = bundled_config("configs/models/unit_test/ref_warp.yaml")
 
 
 def _square(height: int = 64, width: int = 80) -> torch.Tensor:

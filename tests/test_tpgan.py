@@ -14,7 +14,7 @@ import torch
 from conftest import shared
 from torch import nn
 
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.data.multiview import (
     MultiviewPairs,
     MultiviewSettings,
@@ -41,7 +41,7 @@ from vidgan.train.logger import read_metrics
 from vidgan.train.recipes.tpgan import symmetry_loss
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "tpgan.yaml"
+UNIT = bundled_config("configs/models/unit_test/tpgan.yaml")
 FACE = "faces/single_face.jpg"
 TINY = {"channels": (8, 8, 16, 16, 32), "fc_dim": 16, "fc_channels": 8, "local_channels": (8, 16),
         "local_features": 8, "d_channels": 8, "d_layers": 2}
@@ -258,7 +258,7 @@ def test_presets_build_their_model_and_settings(preset):
     from vidgan.config import from_dict
     from vidgan.train.recipes.tpgan import FAMILY, TPGANLosses
 
-    config = load_config(ExperimentConfig, ROOT / "configs" / "models" / preset)
+    config = load_config(ExperimentConfig, bundled_config(f"configs/models/{preset}"))
     model = build_model(config)
     assert isinstance(model, Frontalizer) and model.crop_size in (64, 128)
     settings = from_dict(MultiviewSettings, config.data, prefix="data.")

@@ -14,7 +14,7 @@ import yaml
 from kornia.filters import gaussian_blur2d, sobel
 
 from tests.conftest import shared
-from vidgan.config import load_config
+from vidgan.config import bundled_config, load_config
 from vidgan.data import paired_video
 from vidgan.data.paired_video import (
     PairedVideoDataset,
@@ -29,7 +29,7 @@ from vidgan.train.logger import read_metrics
 from vidgan.train.recipes.vid2vid import Vid2VidLosses, flow_losses, scheduled
 
 ROOT = Path(__file__).resolve().parents[1]
-UNIT = ROOT / "configs" / "models" / "unit_test" / "vid2vid.yaml"
+UNIT = bundled_config("configs/models/unit_test/vid2vid.yaml")
 FACE_BOX = (18.0, 2.0, 45.0, 29.0)  # x0, y0, x1, y1 on the 64x64 frames
 
 

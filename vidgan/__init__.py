@@ -3,13 +3,6 @@
 The public API is re-exported here: ``from vidgan import VideoReader, probe, ...``.
 """
 
-import os
-
-# OpenMP threads that spin while waiting collapse under CPU contention (a vid2vid step on 2 busy
-# cores: 10.3 s with the default policy, 0.67 s passive). Read when torch loads its OpenMP, so
-# this only helps when vidgan is imported before torch (the CLI, pipelines, tests).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
 from vidgan.config import load_config, save_config
 from vidgan.errors import (
     ConfigError,

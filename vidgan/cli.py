@@ -6,6 +6,7 @@ import argparse
 import errno
 import json
 import math
+import os
 import signal
 import sys
 import threading
@@ -14,7 +15,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from vidgan.errors import VidganError
+# OpenMP threads that spin while waiting collapse under CPU contention (a vid2vid step on 2 busy
+# cores: 10.3 s with the default policy, 0.67 s passive). Read when torch loads its OpenMP, which
+# the commands import after this line; a library user sets it before importing torch (README).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from vidgan.errors import VidganError  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -233,14 +239,12 @@ def _preprocess_args(parser: argparse.ArgumentParser) -> None:
 
 @command("preprocess", "turn a folder of videos into a training dataset (local or on Ray)", _preprocess_args)
 def _preprocess(args: argparse.Namespace) -> int:
-    from pipelines.preprocess import PreprocessConfig, run_preprocess
+    from vidgan.pipelines.preprocess import PreprocessConfig, run_preprocess
     from vidgan.config import load_config
 
-    overrides = [f"inputs={args.inputs}", f"out_dir={args.out_dir}", f"settings.task={args.task}",
-                 f"runner={args.runner}", f"workers={args.workers}", *args.overrides]
-    if args.address:
-        overrides.append(f"address={args.address}")
-    report = run_preprocess(load_config(PreprocessConfig, args.config, overrides))
+    flags = {"inputs": args.inputs, "out_dir": args.out_dir, "settings": {"task": args.task}, "runner": args.runner,
+             "workers": args.workers, **({"address": args.address} if args.address else {})}
+    report = run_preprocess(load_config(PreprocessConfig, args.config, args.overrides, values=flags))
     for failure in report.failures:
         print(f"vidgan preprocess: failed: {failure['error']}", file=sys.stderr)
     print(report.describe())
@@ -254,7 +258,7 @@ def _demo_args(parser: argparse.ArgumentParser) -> None:
 
 @command("demo", "the main job on a bundled default: vidgan transfer on a synthetic dancer", _demo_args)
 def _demo(args: argparse.Namespace) -> int:
-    from pipelines.demo import DemoConfig, run_demo
+    from vidgan.pipelines.demo import DemoConfig, run_demo
     from vidgan.config import load_config
 
     config = load_config(DemoConfig, args.config, args.overrides)
@@ -340,24 +344,23 @@ def _motion_args(parser: argparse.ArgumentParser, driving: str) -> None:
     if driving == "driving":
         parser.add_argument("--head-pose", choices=("target", "driving"),
                             help="whose head motion the result has (default: the target video's)")
-    parser.add_argument("--config", help="YAML preset (configs/pipelines/transfer.yaml, reenact.yaml)")
+    parser.add_argument("--config", help="YAML of these settings (the keys of MotionTransferConfig)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
                         help="e.g. train=[train.minutes=5] target_track=poses.npz")
 
 
 def _run_motion(args: argparse.Namespace, kind: str, driving: str) -> int:
-    from pipelines.motion_transfer import MotionTransferConfig, run_motion_transfer
+    from vidgan.pipelines.motion_transfer import MotionTransferConfig, run_motion_transfer
     from vidgan.config import load_config
 
     flags = {"driving": getattr(args, driving), "target": args.target, "out": args.out, "preset": args.preset,
              "model": args.model, "workspace": args.workspace, "target_frames": args.target_frames,
              "driving_frames": getattr(args, f"{driving}_frames"), "runner": args.runner, "address": args.address,
              "generator": args.generator, "head_pose": getattr(args, "head_pose", None)}
-    # flag values are strings: quoted, so that YAML keeps "2:" or "off" as they are
-    overrides = [f"kind={kind}", *(f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None)]
+    values = {"kind": kind, **{key: value for key, value in flags.items() if value is not None}}
     if kind == "face":
-        overrides.append("tracking.what=face")
-    config = load_config(MotionTransferConfig, args.config, [*overrides, *args.overrides])
+        values["tracking"] = {"what": "face"}
+    config = load_config(MotionTransferConfig, args.config, args.overrides, values=values)
     print(run_motion_transfer(config).describe())
     return 0
 
@@ -432,13 +435,13 @@ def _pose_generate_args(parser: argparse.ArgumentParser) -> None:
 
 @command("pose-generate", "animate one photo of a person along a pose sequence (PG2)", _pose_generate_args)
 def _pose_generate(args: argparse.Namespace) -> int:
-    from pipelines.pose_generate import PoseGenerateConfig, run_pose_generate
+    from vidgan.pipelines.pose_generate import PoseGenerateConfig, run_pose_generate
     from vidgan.config import load_config
 
     flags = {"image": args.image, "poses": args.poses, "out": args.out, "model": args.model,
              "image_pose": args.image_pose, "frames": args.frames, "blend": args.blend, "stage": args.stage}
-    overrides = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    config = load_config(PoseGenerateConfig, None, [*overrides, *args.overrides])
+    values = {key: value for key, value in flags.items() if value is not None}
+    config = load_config(PoseGenerateConfig, None, args.overrides, values=values)
     print(run_pose_generate(config).describe())
     return 0
 
@@ -458,14 +461,14 @@ def _face_edit_args(parser: argparse.ArgumentParser, edit: str) -> None:
 
 
 def _face_edit(args: argparse.Namespace, edit: str) -> int:
-    from pipelines.face_edit import FaceEditConfig, run_face_edit
+    from vidgan.pipelines.face_edit import FaceEditConfig, run_face_edit
     from vidgan.config import load_config
 
     flags = {"edit": edit, "input": args.input, "out": args.out, "model": args.model, "frames": args.frames,
              "target_age": getattr(args, "target_age", None), "steps": getattr(args, "steps", None),
              "identity_weights": getattr(args, "identity_weights", None), "smooth": False if args.no_smooth else None}
-    overrides = [f"{key}={json.dumps(value)}" for key, value in flags.items() if value is not None]
-    config = load_config(FaceEditConfig, None, [*overrides, *args.overrides])
+    values = {key: value for key, value in flags.items() if value is not None}
+    config = load_config(FaceEditConfig, None, args.overrides, values=values)
     print(run_face_edit(config).describe())
     return 0
 

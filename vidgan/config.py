@@ -11,7 +11,9 @@ import os
 import types
 import typing
 from collections.abc import Mapping, Sequence
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path, PurePosixPath
 from typing import Any, TypeVar
 
 import yaml
@@ -22,16 +24,45 @@ from vidgan.io.atomic import atomic_path
 T = TypeVar("T")
 
 
-def load_config(cls: type[T], path: str | os.PathLike[str] | None = None, overrides: Sequence[str] = ()) -> T:
-    """Build ``cls`` from its defaults, then the YAML file at ``path``, then ``key=value``
-    overrides (dotted keys reach nested sections: ``train.lr=1e-4``)."""
+#: The folder of the presets that ship inside the package; the docs name them by this prefix.
+BUNDLED = "configs"
+
+
+def bundled_config(name: str) -> Traversable:
+    """A preset (or folder of presets) shipped with vidgan: ``bundled_config("configs/models/vid2vid_demo.yaml")``."""
+    return files("vidgan").joinpath(*PurePosixPath(name).parts)
+
+
+def config_source(path: str | os.PathLike[str] | Traversable) -> Path | Traversable:
+    """The file a config argument means: the path itself when it exists (a user's own YAML),
+    else the bundled preset of that name (``configs/pipelines/demo.yaml`` works from any folder,
+    installed or not)."""
+    if not isinstance(path, (str, os.PathLike)):
+        return path
+    given = Path(path)
+    if given.is_file() or given.is_absolute() or given.parts[:1] != (BUNDLED,):
+        return given
+    bundled = bundled_config(given.as_posix())
+    return bundled if bundled.is_file() else given
+
+
+def load_config(
+    cls: type[T],
+    path: str | os.PathLike[str] | Traversable | None = None,
+    overrides: Sequence[str] = (),
+    *,
+    values: Mapping[str, Any] | None = None,
+) -> T:
+    """Build ``cls`` from its defaults, then the YAML file at ``path`` (see :func:`config_source`),
+    then ``values`` (already typed, e.g. a command's flags: ``{"settings": {"task": "faces"}}``),
+    then ``key=value`` overrides (dotted keys reach nested sections: ``train.lr=1e-4``)."""
     data: dict[str, Any] = {}
     source = "defaults"
     if path is not None:
         source = str(path)
-        data = _read_yaml(Path(path))
-    merged = _merge(data, parse_overrides(overrides))
-    origin = source if not overrides else f"{source} + overrides"
+        data = _read_yaml(config_source(path))
+    merged = _merge(_merge(data, values or {}), parse_overrides(overrides))
+    origin = source + (" + flags" if values else "") + (" + overrides" if overrides else "")
     return from_dict(cls, merged, source=origin)
 
 
@@ -88,7 +119,7 @@ def save_config(config: Any, path: str | os.PathLike[str]) -> Path:
     return Path(path)
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def _read_yaml(path: Path | Traversable) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     try:

@@ -1,7 +1,7 @@
 """LPIPS (Zhang et al. 2018, "The Unreasonable Effectiveness of Deep Features as a Perceptual
 Metric"), v0.1, with every weight read from local disk.
 
-Two files are needed, both looked up with :func:`~vidgan.keypoints.weights.find_weights` in
+Two files are needed, both looked up with :func:`~vidgan.weights.find_weights` in
 ``weights`` (a folder) or, by default, ``$TORCH_HOME/hub/checkpoints``:
 
 * the torchvision ImageNet backbone: ``alexnet-owt-7be5be79.pth`` (``net="alex"``) or

@@ -1,7 +1,7 @@
 """VGG19 perceptual loss (pix2pixHD, vid2vid), with torchvision's VGG19 weights from local disk.
 
 Nothing is downloaded: the weights file ``vgg19-dcbb9e9d.pth`` (torchvision's ImageNet VGG19)
-is looked up with :func:`~vidgan.keypoints.weights.find_weights`, in the given path or else in
+is looked up with :func:`~vidgan.weights.find_weights`, in the given path or else in
 torch's checkpoints folder (``$TORCH_HOME/hub/checkpoints``).
 """
 

@@ -33,7 +33,7 @@ import cv2
 import numpy as np
 import torch
 
-from pipelines.footage import frame_range
+from vidgan.pipelines.footage import frame_range
 from vidgan.data.face_crops import align_frames
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, VideoWriter, probe, read_image, write_image

@@ -5,7 +5,7 @@ face reenactment drives a target face with a driving face's expressions. Both ar
 over a different kind of keypoints. Everything that can be wrong with the inputs (unreadable
 videos, frame ranges, the output path, a face or body found in too few frames) is checked
 before any expensive step. Steps, each resumable in the workspace
-(:class:`~pipelines.workspace.Workspace`: a second run with the same arguments reuses them, and
+(:class:`~vidgan.pipelines.workspace.Workspace`: a second run with the same arguments reuses them, and
 a run that fails after training keeps the trained model):
 
 1. ``tracks``    the keypoints of the target's and the driving video's frame ranges (body:
@@ -46,10 +46,10 @@ import cv2
 import numpy as np
 import torch
 
-from pipelines.footage import Fit, fps_of, frame_range, select_frames, write_fitted_clip
-from pipelines.report import write_report
-from pipelines.workspace import Workspace, file_digest
-from vidgan.config import load_config
+from vidgan.pipelines.footage import Fit, fps_of, frame_range, select_frames, write_fitted_clip
+from vidgan.pipelines.report import write_report
+from vidgan.pipelines.workspace import Workspace, file_digest
+from vidgan.config import bundled_config, config_source, load_config
 from vidgan.data.reference_frames import REFERENCES_FILE, ReferenceFrames
 from vidgan.errors import InputError, VidganError
 from vidgan.io import VideoReader, VideoWriter, probe
@@ -67,7 +67,7 @@ from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import ExtractTrack, TrackSettings
 from vidgan.train.experiment import ExperimentConfig
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "models"
+CONFIGS = bundled_config("configs/models")
 #: A video whose keypoints are found in fewer of the selected frames is refused before training.
 MIN_FOUND = 0.5
 #: Keypoints re-found in fewer of a result's frames make its figures a reported failure.
@@ -177,14 +177,13 @@ def describe_metrics(metrics: dict[str, float]) -> str:
 
 def model_config(config: MotionTransferConfig) -> ExperimentConfig:
     """The experiment of ``config.preset`` for ``config.generator`` with ``config.train`` applied."""
-    preset = Path(config.preset)
-    named = not preset.suffix
+    named = not Path(config.preset).suffix
     generator = config.generator or ("ref_warp" if named else None)
     prefix = f"{generator}_" + ("" if config.kind == "dance" else "face_")
-    if named:
-        preset = CONFIGS / f"{prefix}{config.preset.replace('-', '_')}.yaml"
+    preset = CONFIGS / f"{prefix}{config.preset.replace('-', '_')}.yaml" if named else config_source(config.preset)
     if not preset.is_file():
-        names = sorted(p.stem.removeprefix(prefix).replace("_", "-") for p in CONFIGS.glob(f"{prefix}*.yaml"))
+        names = sorted(Path(p.name).stem.removeprefix(prefix).replace("_", "-") for p in CONFIGS.iterdir()
+                       if p.name.startswith(prefix) and p.name.endswith(".yaml"))
         raise InputError(preset, f"no such preset; choose one of {', '.join(names)} or give a config path")
     experiment = load_config(ExperimentConfig, preset, config.train)
     if experiment.family not in ("ref_warp", "vid2vid") or generator not in (None, experiment.family):

@@ -2,7 +2,7 @@
 
 1. the photo's person keypoints: extracted with the body extractor (mediapipe) or given
    (``image_pose``, a keypoints ``.npz``);
-2. the photo fitted to the model's size around that person (:class:`pipelines.footage.Fit`,
+2. the photo fitted to the model's size around that person (:class:`vidgan.pipelines.footage.Fit`,
    ``margin`` times the keypoints' box, as ``vidgan preprocess`` crops bodies);
 3. the driving poses: a keypoints ``.npz`` or extracted from a driving video (the
    :class:`~vidgan.stages.tracks.ExtractTrack` stage), the frames ``frames`` only, smoothed in
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipelines.footage import Fit, frame_range
+from vidgan.pipelines.footage import Fit, frame_range
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoWriter, read_image
 from vidgan.io.atomic import VIDEO_SUFFIXES, check_output

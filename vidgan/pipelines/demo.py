@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pipelines.motion_transfer import (
+from vidgan.pipelines.motion_transfer import (
     MotionTransferConfig,
     MotionTransferReport,
     run_motion_transfer,
