@@ -5,7 +5,7 @@ offline (whole track) and online (frame by frame with ``step``), and prints: jit
 smoothed (mean acceleration / inter-ocular distance), jitter reduction, lag in frames, the mean
 shift of the points, and the time per frame. ``*`` marks the default filter, which must cut
 jitter by >= 60% with a lag <= 1 frame (exit status 1 otherwise). Also draws raw vs smoothed
-trajectories (y of a lip point, x of the nose tip) to a PNG with OpenCV.
+trajectories (y of a lip point, x of the nose tip) to a PNG with matplotlib.
 
 Usage: python bench/smoothing.py [--keypoints RAW.npz | --video VIDEO] [--plot out/smoothing.png]
 Without --keypoints, face keypoints are extracted from the video first (dlib, slow).
@@ -18,7 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from vidgan.keypoints import Keypoints, load_tracks
@@ -31,14 +30,14 @@ TARGET_REDUCTION, TARGET_LAG = 60.0, 1.0
 
 #: (joint, coordinate, label) of the two plotted trajectories, per skeleton.
 PLOTTED = {"ibug68": ((57, 1, "y of the lower lip (57)"), (30, 0, "x of the nose tip (30)"))}
-#: BGR colour of each curve.
+#: Colour of each curve.
 COLORS = {
-    "raw": (150, 150, 150),
-    "one_euro": (0, 140, 255),
-    "savgol": (40, 160, 40),
-    "gaussian": (200, 120, 0),
-    "median": (160, 40, 160),
-    "kalman": (30, 30, 220),
+    "raw": "#969696",
+    "one_euro": "#ff8c00",
+    "savgol": "#28a028",
+    "gaussian": "#0078c8",
+    "median": "#a028a0",
+    "kalman": "#dc1e1e",
 }
 
 
@@ -109,41 +108,30 @@ def print_table(raw: Keypoints, rows: list[dict]) -> None:
 
 
 def plot(raw: Keypoints, outputs: dict[str, Keypoints], path: Path, frames: int) -> None:
-    """Two panels of raw vs smoothed trajectories over the first ``frames`` frames, to ``path``."""
+    """Two panels of raw vs smoothed trajectories over the first ``frames`` frames, to ``path``
+    (NaN gaps, frames without the face, break the curves)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     frames = min(frames, len(raw))
     curves = (("raw", raw), *outputs.items())
-    step, margin, panel_height, legend_height = 5, 60, 300, 40
-    width = 2 * margin + step * (frames - 1)
-    canvas = np.full((legend_height + 2 * (panel_height + margin), width, 3), 255, np.uint8)
     panels = PLOTTED.get(raw.skeleton.name, ((0, 1, "y of joint 0"), (0, 0, "x of joint 0")))
-    for row, (joint, coordinate, label) in enumerate(panels):
-        top = legend_height + row * (panel_height + margin) + margin // 2
-        series = {name: track.xy[:frames, joint, coordinate].astype(np.float64) for name, track in curves}
-        values = np.concatenate(list(series.values()))
-        low, high = np.nanmin(values), np.nanmax(values)
-        high = high if high > low else low + 1
-        cv2.rectangle(canvas, (margin, top), (width - margin, top + panel_height), (210, 210, 210), 1)
-        cv2.putText(canvas, f"{label}, px", (margin, top - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-        for value, y in ((high, top), (low, top + panel_height)):
-            cv2.putText(canvas, f"{value:.0f}", (4, y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 1, cv2.LINE_AA)
-        for name, ys in series.items():
-            pixels = np.stack([margin + step * np.arange(frames), top + (high - ys) / (high - low) * panel_height], -1)
-            for run in np.split(pixels, np.flatnonzero(~np.isfinite(ys))):  # breaks at gaps
-                run = run[np.isfinite(run).all(axis=1)]
-                if len(run) > 1:
-                    thickness = 1 if name == "raw" else 2
-                    cv2.polylines(canvas, [np.round(run).astype(np.int32)], False, COLORS[name], thickness, cv2.LINE_AA)
-    x = margin
-    for name, _ in curves:
-        cv2.line(canvas, (x, 20), (x + 20, 20), COLORS[name], 3)
-        label = f"{name} (default)" if name == DEFAULT_FILTER else name
-        cv2.putText(canvas, label, (x + 26, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
-        x += 40 + 9 * len(label)
-    cv2.putText(canvas, f"frames 0-{frames - 1} of {raw.video_id or 'track'} at {float(raw.fps):.3f} fps",
-                (margin, canvas.shape[0] - 12), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
+    figure = Figure(figsize=(12, 7), layout="constrained")
+    axes = figure.subplots(len(panels), 1, sharex=True)
+    for axis, (joint, coordinate, label) in zip(axes, panels):
+        for name, track in curves:
+            axis.plot(np.arange(frames), track.xy[:frames, joint, coordinate], color=COLORS[name],
+                      linewidth=1 if name == "raw" else 1.6,
+                      label=f"{name} (default)" if name == DEFAULT_FILTER else name)
+        axis.set_ylabel(f"{label}, px")
+        if coordinate == 1:
+            axis.invert_yaxis()  # image rows grow downwards
+    axes[0].legend(ncol=len(curves), loc="lower left", bbox_to_anchor=(0, 1.02), frameon=False)
+    axes[-1].set_xlabel(f"frame of {raw.video_id or 'track'} at {float(raw.fps):.3f} fps")
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), canvas):
-        raise SystemExit(f"bench/smoothing.py: cannot write {path}")
+    figure.savefig(path, dpi=100)
 
 
 def main() -> int:

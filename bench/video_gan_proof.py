@@ -36,7 +36,8 @@ from vidgan.config import load_config
 from vidgan.data.video_datasets import ClipData, build_clip_dataset
 from vidgan.metrics.shape_tracking import ShapeMotionScores, shape_motion_scores
 from vidgan.models.mocogan import MoCoGAN
-from vidgan.models.video_sampling import VideoGAN, load_video_model, write_video_grid
+from vidgan.models.video_gan import VideoGAN, load_video_model
+from vidgan.nn.images import write_video_grid
 from vidgan.train.experiment import ExperimentConfig, run_experiment
 from vidgan.train.logger import read_metrics
 

@@ -157,13 +157,14 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return safetensors.torch.load_file(str(folder / "model" / "model.safetensors"))
 
 
-def test_two_stage_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
+def test_two_stage_training_rests_each_network_outside_its_stage_and_exports_the_ema(tmp_path):
+    """Resume is the family contract (tests/test_family_contract.py)."""
     straight = run_experiment(unit_config(), tmp_path / "straight")
     assert straight.iterations == 4
     metrics = read_metrics(tmp_path / "straight")
     assert ["loss_g/gan" in m for m in metrics] == [True, True, False, False]
     assert ["loss_g/encoder" in m and "loss_g/reconstruction" in m for m in metrics] == [False, False, True, True]
-    assert [m["loss_d/image"] == 0 for m in metrics] == [False, False, True, True]  # D rests in stage 2
+    assert ["loss_d/image" in m for m in metrics] == [True, True, False, False]  # D rests in stage 2
     checkpoints = tmp_path / "straight" / "checkpoints"
     start, stage_two, end = (weights(checkpoints / f"iteration_000000{i}") for i in (0, 2, 4))
     encoder = [k for k in start if k.startswith("generator.encoder.")]
@@ -184,11 +185,6 @@ def test_two_stage_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
         assert torch.equal(exported, ema.generate(z, groups))  # the export holds the EMA generator
         model.save_pretrained(tmp_path / "again")
         assert torch.equal(FaceAger.from_pretrained(tmp_path / "again").eval().generate(z, groups), exported)
-
-    run_experiment(unit_config("train.iterations=3"), tmp_path / "resumed")
-    assert run_experiment(unit_config(), tmp_path / "resumed").iterations == 4
-    resumed = weights(tmp_path / "resumed" / "checkpoints" / "iteration_0000004")
-    assert resumed.keys() == end.keys() and all(torch.equal(resumed[k], end[k]) for k in end)
 
 
 def test_fallback_identity_preservation_lowers_its_objective_and_warns():

@@ -69,3 +69,32 @@ def test_demo_runs_the_transfer_workflow_end_to_end(tmp_path, capsys):
     info = probe(out_dir / "transfer.mp4")
     assert info.frames == 8 and (info.width, info.height) == (256, 256) and info.has_audio  # enlarged 64 -> 256
     assert (out_dir / "transfer.report.html").is_file()
+
+
+def test_flags_reach_the_config_as_given_not_reparsed_as_yaml(monkeypatch, tmp_path):
+    """``vidgan preprocess 2024 off`` means the folders "2024" and "off" (YAML would read an int and
+    a bool); ``--target-frames 2:`` stays the string "2:"; a key=value override still wins."""
+    import vidgan.pipelines.motion_transfer as motion_transfer
+    import vidgan.pipelines.preprocess as preprocess
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(config):
+        seen["config"] = config
+        raise Stop
+
+    monkeypatch.setattr(preprocess, "run_preprocess", capture)
+    monkeypatch.setattr(motion_transfer, "run_motion_transfer", capture)
+    with pytest.raises(Stop):
+        main(["preprocess", "2024", "off", "--workers", "1", "settings.maps=true"])
+    config = seen["config"]
+    assert (config.inputs, config.out_dir, config.workers, config.settings.maps) == ("2024", "off", 1, True)
+    with pytest.raises(Stop):
+        main(["reenact", "--driving", "yes", "--target", "t.mp4", "--out", "o.mp4", "--target-frames", "2:",
+              "preset=gpu-256"])
+    config = seen["config"]
+    assert (config.driving, config.target_frames, config.preset, config.kind) == ("yes", "2:", "gpu-256", "face")
+    assert config.tracking.what == "face"

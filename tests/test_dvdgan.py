@@ -16,7 +16,7 @@ from vidgan.cli import main
 from vidgan.config import bundled_config, load_config
 from vidgan.io import probe
 from vidgan.models.dvdgan import DVDGAN
-from vidgan.models.video_sampling import load_video_model
+from vidgan.models.video_gan import load_video_model
 from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -94,18 +94,13 @@ def test_generator_loss_is_minus_d_of_g_of_z(tmp_path):
     assert torch.allclose(g_terms["temporal"], -d_t.mean(), atol=1e-5)
 
 
-def test_training_writes_a_model_that_reloads_and_resumes(trained, tmp_path):
+def test_training_writes_a_model_that_reloads(trained):
     model = load_video_model(trained)
     assert isinstance(model, DVDGAN) and model.num_classes == 2 and model.spatial_frames == 4
     assert (trained / "samples" / "iteration_0000002.mp4").is_file()
     again = DVDGAN.from_pretrained(trained / "model")
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(model.sample(2, generator=g1), again.sample(2, generator=g2))
-    resumed = tmp_path / "resumed"
-    run_experiment(unit_config("train.iterations=1"), resumed)
-    assert run_experiment(unit_config(), resumed).iterations == 2
-    a, b = DVDGAN.from_pretrained(trained / "model"), DVDGAN.from_pretrained(resumed / "model")
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
 def test_vidgan_sample_for_dvdgan(trained, tmp_path):

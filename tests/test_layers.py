@@ -26,7 +26,7 @@ CASES = [
     ("vidgan.nn", ("vidgan.models", "vidgan.train")),
     ("vidgan.train", ("vidgan.pipelines", "vidgan.stages")),
     *((f"vidgan.models.{family}", NOT_FROM_MODELS) for family in FAMILIES),
-    ("vidgan.models.video_sampling", NOT_FROM_MODELS),
+    ("vidgan.models.video_gan", NOT_FROM_MODELS),
     ("vidgan.models.vid2vid_generator", NOT_FROM_MODELS),
 ]
 

@@ -13,7 +13,7 @@ from vidgan.cli import main
 from vidgan.config import bundled_config, load_config
 from vidgan.io import probe
 from vidgan.models.mocogan import MoCoGAN
-from vidgan.models.video_sampling import load_video_model
+from vidgan.models.video_gan import load_video_model
 from vidgan.train.experiment import ExperimentConfig, build_trainer, run_experiment
 from vidgan.train.logger import read_metrics
 
@@ -75,7 +75,7 @@ def test_losses_include_the_category_terms(tmp_path):
     assert trainer.fake_images(trainer.model.generator).shape == (4, 3, 32, 32)
 
 
-def test_training_writes_a_model_that_reloads_and_resumes_bit_exactly(trained, tmp_path):
+def test_training_writes_a_model_that_reloads(trained):
     assert {"loss_d/category", "loss_g/infogan"} <= set(read_metrics(trained)[-1])
     assert (trained / "samples" / "iteration_0000002.mp4").is_file()
     model = load_video_model(trained)
@@ -83,14 +83,6 @@ def test_training_writes_a_model_that_reloads_and_resumes_bit_exactly(trained, t
     again = MoCoGAN.from_pretrained(trained / "model")
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
     assert torch.equal(model.sample(2, 7, generator=g1), again.sample(2, 7, generator=g2))
-
-    straight = tmp_path / "straight"
-    run_experiment(unit_config("train.iterations=3"), straight)
-    resumed = tmp_path / "resumed"
-    run_experiment(unit_config(), resumed)
-    assert run_experiment(unit_config("train.iterations=3"), resumed).iterations == 3
-    a, b = MoCoGAN.from_pretrained(straight / "model"), MoCoGAN.from_pretrained(resumed / "model")
-    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True))
 
 
 def test_vidgan_sample_writes_an_mp4_grid(trained, tmp_path, capsys):

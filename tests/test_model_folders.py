@@ -131,7 +131,6 @@ def test_the_cli_refuses_a_bad_folder_with_one_line_and_exit_2(folder, tmp_path)
 @pytest.mark.parametrize("family", ["vid2vid", "pose_guided", "mocogan", "dvdgan", "age_cgan", "tpgan", "ref_warp"])
 def test_every_family_model_round_trips_through_the_registry(family, tmp_path):
     import importlib
-    from pathlib import Path
 
     import yaml
 

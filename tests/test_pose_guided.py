@@ -207,11 +207,12 @@ def weights(folder: Path) -> dict[str, torch.Tensor]:
     return safetensors.torch.load_file(str(folder / "model" / "model.safetensors"))
 
 
-def test_two_stage_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
+def test_two_stage_training_rests_each_network_outside_its_stage(tmp_path):
+    """Export, reload and resume are the family contract (tests/test_family_contract.py)."""
     straight = run_experiment(unit_config(), tmp_path / "straight")
     assert straight.iterations == 3
     metrics = read_metrics(tmp_path / "straight")
-    assert [m["loss_d/pair"] == 0 for m in metrics] == [True, True, False]  # D rests during stage I
+    assert ["loss_d/pair" in m for m in metrics] == [False, False, True]  # D rests during stage I
     assert ["loss_g/gan" in m for m in metrics] == [False, False, True] and all(m["loss_g/pose_l1"] > 0 for m in metrics)
     checkpoints = tmp_path / "straight" / "checkpoints"
     start, stage_two, end = (weights(checkpoints / f"iteration_000000{i}") for i in (0, 2, 3))
@@ -223,10 +224,6 @@ def test_two_stage_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
     assert not all(torch.equal(stage_two[k], end[k]) for k in discriminator)
     model = PoseGuidedGenerator.from_pretrained(tmp_path / "straight" / "model")
     assert model.size == (64, 32) and (tmp_path / "straight" / "samples" / "iteration_0000003.png").is_file()
-    run_experiment(unit_config("train.iterations=2"), tmp_path / "resumed")
-    assert run_experiment(unit_config(), tmp_path / "resumed").iterations == 3
-    resumed = weights(tmp_path / "resumed" / "checkpoints" / "iteration_0000003")
-    assert resumed.keys() == end.keys() and all(torch.equal(resumed[k], end[k]) for k in end)
 
 
 def test_flipped_pairs_mirror_images_and_keypoints_alike(tmp_path):

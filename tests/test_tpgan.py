@@ -9,7 +9,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import safetensors.torch
 import torch
 from conftest import shared
 from torch import nn
@@ -194,14 +193,7 @@ def test_photos_are_rotated_into_pairs(tmp_path):
     assert len(dataset) == 3 and [Path(p).name for p, _ in dataset.skipped] == ["wall.png"]
 
 
-def weights(checkpoint: Path) -> dict[str, torch.Tensor]:
-    """Model and EMA weights of a checkpoint folder."""
-    model = safetensors.torch.load_file(str(checkpoint / "model" / "model.safetensors"))
-    ema = safetensors.torch.load_file(str(checkpoint / "ema.safetensors"))
-    return {**model, **{f"ema.{k}": v for k, v in ema.items()}}
-
-
-def test_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
+def test_training_logs_every_term_and_exports_the_ema_frontalizer(tmp_path):
     trainer = build_trainer(unit_config(), tmp_path / "straight")
     result = trainer.train()
     assert result.iterations == 3
@@ -221,12 +213,6 @@ def test_training_exports_reloads_and_resumes_bit_exactly(tmp_path):
     assert torch.equal(model.frontalize(crops, landmarks), exported)
     model.save_pretrained(tmp_path / "again")
     assert torch.equal(Frontalizer.from_pretrained(tmp_path / "again").frontalize(crops, landmarks), exported)
-
-    run_experiment(unit_config("train.iterations=2"), tmp_path / "resumed")
-    assert run_experiment(unit_config(), tmp_path / "resumed").iterations == 3
-    end = weights(tmp_path / "straight" / "checkpoints" / "iteration_0000003")
-    resumed = weights(tmp_path / "resumed" / "checkpoints" / "iteration_0000003")
-    assert resumed.keys() == end.keys() and all(torch.equal(resumed[k], end[k]) for k in end)
 
 
 class TinyEmbedding(nn.Module):

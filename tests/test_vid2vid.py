@@ -8,7 +8,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import safetensors.torch
 import torch
 import yaml
 from kornia.filters import gaussian_blur2d, sobel
@@ -250,9 +249,7 @@ def unit_config(folder: Path, **train: object) -> ExperimentConfig:
     return load_config(ExperimentConfig, UNIT, overrides)
 
 
-def test_training_exports_reloads_and_resumes_bit_exactly(tmp_path, unit_data, dance):
-    from vidgan.cli import main
-
+def test_training_logs_every_term_and_exports_a_working_model(tmp_path, unit_data, dance):
     _, maps, boxes = dance
     straight = run_experiment(unit_config(unit_data), tmp_path / "straight")
     assert straight.iterations == 3
@@ -266,16 +263,6 @@ def test_training_exports_reloads_and_resumes_bit_exactly(tmp_path, unit_data, d
     with torch.no_grad():
         generated, _ = model.generate(torch.from_numpy(maps[:4]), face_boxes=torch.from_numpy(boxes[:4]))
     assert generated.shape == (4, 3, 64, 64) and torch.isfinite(generated).all()
-
-    argv = ["train", "--config", str(UNIT), "--run-dir", str(tmp_path / "resumed"), f"data.folder={unit_data}"]
-    assert main([*argv, "train.iterations=2"]) == 0
-    resumed = run_experiment(unit_config(unit_data), tmp_path / "resumed")
-    assert resumed.iterations == 3
-    for name in ("model/model.safetensors", "ema.safetensors"):
-        a, b = (safetensors.torch.load_file(str(tmp_path / run / "checkpoints" / "iteration_0000003" / name))
-                for run in ("straight", "resumed"))
-        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
-    assert [m["loss_g"] for m in read_metrics(tmp_path / "resumed")] == [m["loss_g"] for m in metrics]
 
 
 def test_training_without_face_refinement_or_flow(tmp_path, unit_data):

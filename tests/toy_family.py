@@ -61,7 +61,7 @@ class ToyData:
 
 @dataclass
 class ToyLosses:
-    mode: str = "hinge"
+    gan_mode: str = "hinge"
     nan_at_iteration: int = 0
     kill_at_iteration: int = 0
     perceptual: float = 0.0
@@ -74,7 +74,7 @@ class ToyTrainer(GANTrainer):
         self.vgg = self.perceptual_loss(self.losses.vgg_weights) if self.losses.perceptual > 0 else None
 
     def dis_losses(self, batch):
-        model, gan = self.model, GANLoss(self.losses.mode)
+        model, gan = self.model, GANLoss(self.losses.gan_mode)
         discriminator = model.discriminators["image"]
         with torch.no_grad():
             fake = model.generator(self.noise(model.dim_z))
@@ -82,7 +82,7 @@ class ToyTrainer(GANTrainer):
         return {"real": gan(real_scores, True, True), "fake": gan(discriminator(fake), False, True)}
 
     def gen_losses(self, batch):
-        model, gan = self.model, GANLoss(self.losses.mode)
+        model, gan = self.model, GANLoss(self.losses.gan_mode)
         fake = model.generator(self.noise(model.dim_z))
         loss = gan(model.discriminators["image"](fake), True, False)
         terms = {"gan": loss}

@@ -397,7 +397,8 @@ def _sample(args: argparse.Namespace) -> int:
     from vidgan.errors import ConfigError
     from vidgan.io.atomic import check_output
     from vidgan.models.mocogan import MoCoGAN
-    from vidgan.models.video_sampling import load_video_model, write_video_grid
+    from vidgan.models.video_gan import load_video_model
+    from vidgan.nn.images import write_video_grid
 
     check_output(args.out, [], (".mp4",))
     if args.n < 1 or (args.length is not None and args.length < 1):

@@ -46,6 +46,7 @@ from vidgan.data.synthetic_faces import synthetic_ages, synthetic_faces
 from vidgan.errors import InputError
 from vidgan.io import atomic_path, read_image
 from vidgan.io.images import IMAGE_SUFFIXES
+from vidgan.nn.images import to_tensor
 
 __all__ = [
     "AgedFaces",
@@ -275,5 +276,5 @@ class FaceAgeDataset(Dataset):
         return len(self.images)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        image = torch.from_numpy(np.ascontiguousarray(self.images[index])).permute(2, 0, 1).float() / 127.5 - 1
+        image = to_tensor(self.images[index])
         return {"image": image, "group": torch.tensor(self.groups[index])}

@@ -40,6 +40,7 @@ from vidgan.data.synthetic_faces import synthetic_faces
 from vidgan.errors import InputError
 from vidgan.io.atomic import atomic_path
 from vidgan.keypoints.extract import FrameKeypointer
+from vidgan.nn.images import to_tensor
 
 #: Multi-PIE's cameras at head height -> yaw in degrees (sign: the side the camera stands on;
 #: only ``|yaw|`` is compared with ``max_yaw``). ``081`` and ``191`` (above the head) are left out.
@@ -129,10 +130,6 @@ def rotate_face(image: np.ndarray, landmarks: np.ndarray, yaw: float) -> tuple[n
 # ---- datasets -----------------------------------------------------------------------------
 
 
-def _tensor(image: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 127.5 - 1
-
-
 class RotatedPairs(Dataset):
     """Each face of ``faces`` (frontal :class:`FaceCrops`) turned by ``views`` yaws drawn
     uniformly in ``[-max_yaw, max_yaw]`` (from ``seed``, fixed per index): item ``i`` is view
@@ -155,8 +152,8 @@ class RotatedPairs(Dataset):
         face = index // self.views
         image, points = self.faces.images[face], self.faces.landmarks[face]
         rotated, moved = rotate_face(image, points, float(self.yaws[index]))
-        return {"profile": _tensor(rotated), "profile_landmarks": torch.from_numpy(moved),
-                "frontal": _tensor(image), "frontal_landmarks": torch.from_numpy(points)}
+        return {"profile": to_tensor(rotated), "profile_landmarks": torch.from_numpy(moved),
+                "frontal": to_tensor(image), "frontal_landmarks": torch.from_numpy(points)}
 
 
 class MultiviewPairs(Dataset):
@@ -174,8 +171,8 @@ class MultiviewPairs(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         profile, frontal = self.pairs[index]
         images, landmarks = self.crops.images, self.crops.landmarks
-        return {"profile": _tensor(images[profile]), "profile_landmarks": torch.from_numpy(landmarks[profile]),
-                "frontal": _tensor(images[frontal]), "frontal_landmarks": torch.from_numpy(landmarks[frontal])}
+        return {"profile": to_tensor(images[profile]), "profile_landmarks": torch.from_numpy(landmarks[profile]),
+                "frontal": to_tensor(images[frontal]), "frontal_landmarks": torch.from_numpy(landmarks[frontal])}
 
     @classmethod
     def from_multipie(cls, root: str | os.PathLike[str], crop_size: int, crop_scale: float = 1.0, *,

@@ -38,6 +38,7 @@ from vidgan.errors import InputError, MissingWeightsError
 from vidgan.io.atomic import atomic_dir, atomic_path
 from vidgan.progress import progress
 from vidgan.weights import find_weights
+from vidgan.nn.images import to_tensor
 
 FORMAT = "vidgan.paired_video"
 VERSION = 1
@@ -254,8 +255,7 @@ def _raft_flow(
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model = _raft_model(weights).to(device)
     for start in progress(range(0, len(frames) - 1, batch), desc="reference flow (RAFT)", unit="batch"):
-        clip = torch.from_numpy(_resize(frames[start : start + batch + 1], size)).to(device)
-        clip = clip.permute(0, 3, 1, 2).float() / 127.5 - 1
+        clip = to_tensor(_resize(frames[start : start + batch + 1], size)).to(device)
         yield model(clip[1:], clip[:-1])[-1].permute(0, 2, 3, 1).float().cpu().numpy()
 
 
@@ -337,8 +337,8 @@ class PairedVideoDataset(Dataset):
         frames = _resize(sequence.frames[start:stop], self.size)
         maps = _resize(sequence.maps[start:stop], self.size)
         item = {
-            "frames": torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1,
-            "maps": torch.from_numpy(maps).permute(0, 3, 1, 2).float() / 255,
+            "frames": to_tensor(frames),
+            "maps": to_tensor(maps, signed=False),
         }
         if self.flows is not None:
             flow = np.asarray(self.flows[number][start : stop - 1], np.float32)

@@ -41,7 +41,8 @@ from vidgan.data.layout import read_manifest
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, read_image
 from vidgan.keypoints import COCO17, OPENPOSE18, Keypoints, Skeleton, load_tracks
-from vidgan.keypoints import convert_points
+from vidgan.keypoints import convert_points, points_in
+from vidgan.nn.images import to_tensor
 
 Size = tuple[int, int]
 
@@ -155,7 +156,7 @@ class PosePairDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         condition, condition_points = self.images[int(self.pairs[index, 0])]
         target, target_points = self.images[int(self.pairs[index, 1])]
-        return {"condition": _image_tensor(condition), "target": _image_tensor(target),
+        return {"condition": to_tensor(condition), "target": to_tensor(target),
                 "condition_points": _points_tensor(condition_points), "target_points": _points_tensor(target_points)}
 
     @classmethod
@@ -174,12 +175,7 @@ class PosePairDataset(Dataset):
         in ``skeleton``'s layout and frame pixels), fitted to ``size`` and converted to ``skeleton``.
         ``person (N,)``: who each frame shows (default: one person); ``frame_number (N,)``: its
         time, for ``min_gap`` (default 0..N-1)."""
-        if isinstance(points, Keypoints):
-            array = convert_points(points.points, points.skeleton, skeleton)
-        else:
-            array = np.asarray(points, np.float32)
-            if array.ndim != 3 or array.shape[1:] != (skeleton.num_joints, 3):
-                raise ValueError(f"points must be (N, {skeleton.num_joints}, 3) for {skeleton.name}, got {array.shape}")
+        array = points_in(points, skeleton)
         if len(frames) != len(array):
             raise ValueError(f"{len(frames)} frames but {len(array)} keypoint frames")
         fitted = [fit_image(frame, frame_points, size) for frame, frame_points in zip(frames, array, strict=True)]
@@ -348,11 +344,6 @@ def _kept_rows(frame_index: np.ndarray, frames: tuple[int, int] | None, stride: 
 def _seen(points: np.ndarray) -> np.ndarray:
     """``(N,)`` True where some keypoint is visible."""
     return ((points[..., 2] > 0) & np.isfinite(points[..., :2]).all(axis=-1)).any(axis=-1)
-
-
-def _image_tensor(image: np.ndarray) -> torch.Tensor:
-    """RGB uint8 ``(H, W, 3)`` -> float ``(3, H, W)`` in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
 def _points_tensor(points: np.ndarray) -> torch.Tensor:

@@ -27,6 +27,7 @@ from vidgan.io.atomic import atomic_path
 from vidgan.keypoints.keypoints import present_xy
 from vidgan.keypoints.retrieval import PoseIndex
 from vidgan.keypoints.skeletons import get_skeleton
+from vidgan.nn.images import to_tensor
 
 REFERENCES_FILE = "references.npz"
 
@@ -134,14 +135,10 @@ class ReferencePairsDataset(Dataset):
                                   separation=settings.gap)
         references = pool[np.sort(rng.choice(len(pool), settings.references, replace=False))]
         return {
-            "frames": _image(self.data.frames[t]),
-            "maps": torch.from_numpy(self.data.maps[t]).permute(2, 0, 1).float() / 255,
+            "frames": to_tensor(self.data.frames[t]),
+            "maps": to_tensor(self.data.maps[t], signed=False),
             "points": torch.from_numpy(self.xy[t]),
-            "references": torch.stack([_image(self.data.frames[r]) for r in references]),
+            "references": to_tensor(self.data.frames[references]),
             "reference_points": torch.from_numpy(self.xy[references]),
         }
 
-
-def _image(frame: np.ndarray) -> torch.Tensor:
-    """uint8 ``(H, W, 3)`` -> float ``(3, H, W)`` in [-1, 1]."""
-    return torch.from_numpy(frame).permute(2, 0, 1).float() / 127.5 - 1

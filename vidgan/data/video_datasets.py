@@ -36,6 +36,7 @@ from vidgan.data.shapes import shape_clip
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, list_images, probe, read_image
 from vidgan.io.images import IMAGE_SUFFIXES
+from vidgan.nn.images import to_tensor
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".gif")
 ClipFormat = Literal["strips", "videos", "frames", "preprocessed", "shapes"]
@@ -183,7 +184,7 @@ class ClipDataset(Dataset):
         number, indices = self.window(index)
         source = self.sources[number]
         frames = np.stack([_fit(frame, self.size) for frame in source.read(indices)])
-        video = torch.from_numpy(frames).permute(0, 3, 1, 2).float().div(127.5).sub(1.0)
+        video = to_tensor(frames)
         return {"video": video, "category": torch.tensor(source.category, dtype=torch.int64)}
 
 

@@ -5,7 +5,7 @@ Models that need a download never load one: external weights come from local dis
 
 from vidgan.keypoints.align import crop_faces, face_transform, paste_back
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
-from vidgan.keypoints.keypoints import Keypoints, convert_points, load_tracks, save_tracks
+from vidgan.keypoints.keypoints import Keypoints, convert_points, load_tracks, points_in, save_tracks
 from vidgan.keypoints.normalize import PoseNormalizer, normalize_pose, transfer_expression
 from vidgan.keypoints.quality import jitter, lag
 from vidgan.keypoints.render import keypoints_to_tensor, render_face_edges, render_heatmaps, render_skeleton
@@ -31,6 +31,7 @@ __all__ = [
     "keypoints_to_tensor",
     "lag",
     "convert_points",
+    "points_in",
     "load_tracks",
     "normalize_pose",
     "paste_back",

@@ -239,3 +239,14 @@ def convert_points(points: np.ndarray, source: Skeleton, target: Skeleton) -> np
     if source.name == OPENPOSE18.name and target.name == COCO17.name:
         return np.asarray(points, np.float32)[:, [COCO_TO_OPENPOSE.index(k) for k in range(COCO17.num_joints)]]
     raise ValueError(f"cannot convert {source.name} keypoints to {target.name}; body layouts are coco17 and openpose18")
+
+
+def points_in(points: Keypoints | np.ndarray, skeleton: Skeleton, what: str = "points") -> np.ndarray:
+    """``(N, K, 3)`` float32 in ``skeleton``'s layout: a :class:`Keypoints` track converted, or an
+    array checked to be in that layout already (ValueError naming ``what`` otherwise)."""
+    if isinstance(points, Keypoints):
+        return convert_points(points.points, points.skeleton, skeleton)
+    array = np.asarray(points, np.float32)
+    if array.ndim != 3 or array.shape[1:] != (skeleton.num_joints, 3):
+        raise ValueError(f"{what} must be (N, {skeleton.num_joints}, 3) for {skeleton.name}, got {array.shape}")
+    return array

@@ -11,6 +11,8 @@ import kornia
 import numpy as np
 import torch
 
+from vidgan.nn.images import to_tensor
+
 #: Either frame convention (see the module docstring).
 Frames = np.ndarray | torch.Tensor
 
@@ -26,7 +28,7 @@ def frames_to_tensor(frames: Frames) -> torch.Tensor:
     array = array if array.ndim == 4 else array[None]
     if array.ndim != 4 or array.shape[3] != 3 or array.dtype != np.uint8:
         raise ValueError(f"numpy frames must be RGB uint8 (T, H, W, 3), got {array.dtype} {array.shape}")
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(0, 3, 1, 2).float() / 255
+    return to_tensor(array, signed=False)
 
 
 def paired_frames(real: Frames, fake: Frames) -> tuple[torch.Tensor, torch.Tensor]:

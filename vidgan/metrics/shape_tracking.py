@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from vidgan.data.shapes import DIRECTIONS
+from vidgan.nn.images import to_uint8
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,7 @@ def to_uint8_frames(video: torch.Tensor | np.ndarray) -> np.ndarray:
         if video.dtype != np.uint8 or video.ndim != 4 or video.shape[-1] != 3:
             raise ValueError(f"expected uint8 (T, H, W, 3), got {video.dtype} {video.shape}")
         return video
-    frames = ((video.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-    if frames.shape[1] == 1:
-        frames = frames.expand(-1, 3, -1, -1)
-    return frames.permute(0, 2, 3, 1).cpu().numpy()
+    return to_uint8(video.expand(-1, 3, -1, -1) if video.shape[1] == 1 else video)
 
 
 def track_shape(video: torch.Tensor | np.ndarray, settings: TrackerSettings = TrackerSettings()) -> ShapeTrack:

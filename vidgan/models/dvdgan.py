@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vidgan.models.video_sampling import Category, VideoGAN, levels, randn, sampling
+from vidgan.models.video_gan import Category, VideoGAN, levels, randn, sampling
 from vidgan.nn import (
     ConvGRU,
     DiscriminatorResBlock,

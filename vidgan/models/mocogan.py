@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vidgan.models.video_sampling import Category, VideoGAN, levels, randn, sampling
+from vidgan.models.video_gan import Category, VideoGAN, levels, randn, sampling
 from vidgan.nn import ConvNormAct, conv
 
 #: ``noise(*shape) -> (B, *shape)`` standard normal noise (the trainer's

@@ -1,6 +1,6 @@
 """PG2: pose-guided person image generation (Ma et al. 2017, "Pose Guided Person Image Generation").
 
-Model (:class:`PoseGuidedGenerator`): ``generator`` (:class:`PG2Generator`) holds both stages,
+Model (:class:`PoseGuidedGenerator`): ``generator`` (:class:`PoseGuidedNetwork`) holds both stages,
 each a :class:`vidgan.nn.UNet`:
 
 - stage I, ``coarse``: (condition image, Gaussian heatmaps of the target pose) -> a coarse image;
@@ -29,21 +29,21 @@ from torch import Tensor, nn
 from vidgan.keypoints import (
     Keypoints,
     Skeleton,
-    convert_points,
     get_skeleton,
+    points_in,
     render_heatmaps,
     render_skeleton,
 )
 from vidgan.models.base import GANModel
 from vidgan.nn import PatchDiscriminator, UNet
+from vidgan.nn.images import to_tensor, to_uint8
 
 __all__ = [
-    "PG2Generator",
-    "PG2Output",
+    "PoseGuidedNetwork",
+    "PoseGuidedOutput",
     "PoseGuidedGenerator",
     "mask_skeleton",
     "pose_mask",
-    "to_rgb_uint8",
 ]
 
 #: Scale of the refiner's last layer at initialisation (near-zero difference: stage II starts at stage I).
@@ -67,7 +67,7 @@ def pose_mask(points: Tensor, skeleton: Skeleton, size: tuple[int, int], thickne
     return F.max_pool2d(mask, 2 * dilation + 1, 1, dilation) if dilation > 0 else mask
 
 
-class PG2Output(NamedTuple):
+class PoseGuidedOutput(NamedTuple):
     """Both stages' images ``(B, 3, H, W)`` in [-1, 1] (``refined`` may overshoot; None when only
     stage I ran)."""
 
@@ -75,7 +75,7 @@ class PG2Output(NamedTuple):
     refined: Tensor | None
 
 
-class PG2Generator(nn.Module):
+class PoseGuidedNetwork(nn.Module):
     """Stage I ``coarse`` U-Net (image + pose maps -> image) and stage II ``refine`` U-Net
     (image + coarse -> difference map); see the module docstring."""
 
@@ -88,13 +88,13 @@ class PG2Generator(nn.Module):
             self.refine.head.weight.mul_(REFINE_INIT_SCALE)
             self.refine.head.bias.zero_()
 
-    def forward(self, condition: Tensor, pose: Tensor, stage: int = 2) -> PG2Output:
+    def forward(self, condition: Tensor, pose: Tensor, stage: int = 2) -> PoseGuidedOutput:
         """``condition (B, 3, H, W)`` in [-1, 1] and ``pose (B, K, H, W)`` heatmaps in [0, 1] ->
-        :class:`PG2Output`; ``stage=1`` runs stage I only."""
+        :class:`PoseGuidedOutput`; ``stage=1`` runs stage I only."""
         coarse = self.coarse(torch.cat([condition, pose.to(condition.dtype)], dim=1))
         if stage == 1:
-            return PG2Output(coarse, None)
-        return PG2Output(coarse, self.refined(condition, coarse))
+            return PoseGuidedOutput(coarse, None)
+        return PoseGuidedOutput(coarse, self.refined(condition, coarse))
 
     def refined(self, condition: Tensor, coarse: Tensor) -> Tensor:
         """Stage II: ``coarse + refine(condition, coarse)``, ``(B, 3, H, W)``."""
@@ -130,7 +130,7 @@ class PoseGuidedGenerator(GANModel):
         multiple = 2 ** max(len(channels), len(refine_channels))
         if size[0] % multiple or size[1] % multiple:
             raise ValueError(f"size {tuple(size)} must be multiples of {multiple} (the U-Nets' depth)")
-        self.generator = PG2Generator(layout.num_joints, channels, refine_channels, norm)
+        self.generator = PoseGuidedNetwork(layout.num_joints, channels, refine_channels, norm)
         self.discriminators = nn.ModuleDict({"pair": PatchDiscriminator(6, d_channels, d_layers, norm)})
 
     @property
@@ -151,9 +151,9 @@ class PoseGuidedGenerator(GANModel):
         """The pose mask ``(B, 1, H, W)`` of ``points (B, K, 3)`` (:func:`pose_mask`)."""
         return pose_mask(points, self.skeleton, self.size, self.config["mask_thickness"], self.config["mask_dilation"])
 
-    def generate(self, condition: Tensor, points: Tensor, stage: int = 2) -> PG2Output:
+    def generate(self, condition: Tensor, points: Tensor, stage: int = 2) -> PoseGuidedOutput:
         """``condition (B, 3, H, W)`` in [-1, 1] in the pose ``points (B, K, 3)`` (pixels of the
-        ``(H, W)`` images, confidence 0: missing) -> :class:`PG2Output`."""
+        ``(H, W)`` images, confidence 0: missing) -> :class:`PoseGuidedOutput`."""
         return self.generator(condition, self.pose_maps(points), stage)
 
     @torch.no_grad()
@@ -176,7 +176,7 @@ class PoseGuidedGenerator(GANModel):
         for start in range(0, len(points), batch):
             chunk = torch.from_numpy(points[start : start + batch]).to(device)
             output = self.generate(condition.expand(len(chunk), -1, -1, -1), chunk, stage)
-            frames.append(to_rgb_uint8(output.coarse if stage == 1 else output.refined))
+            frames.append(to_uint8(output.coarse if stage == 1 else output.refined))
         return np.concatenate(frames) if frames else np.zeros((0, *self.size, 3), np.uint8)
 
 
@@ -187,7 +187,7 @@ def _image_tensor(image: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
             raise ValueError(f"image must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
         if image.shape[:2] != size:
             image = cv2.resize(image, size[::-1], interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float() / 127.5 - 1
+        return to_tensor(image)[None]
     if image.ndim != 3 or image.shape[0] != 3 or not image.is_floating_point():
         raise ValueError(f"image tensors must be float (3, H, W) in [-1, 1], got {tuple(image.shape)}")
     tensor = image[None].float()
@@ -196,16 +196,7 @@ def _image_tensor(image: np.ndarray | Tensor, size: tuple[int, int]) -> Tensor:
 
 def _pose_array(poses: Keypoints | np.ndarray, skeleton: Skeleton) -> np.ndarray:
     """``(T, K, 3)`` float32 in ``skeleton``'s layout with missing points as ``(0, 0, 0)``."""
-    if isinstance(poses, Keypoints):
-        points = convert_points(poses.points, poses.skeleton, skeleton)
-    else:
-        points = np.asarray(poses, np.float32)
-    if points.ndim != 3 or points.shape[1:] != (skeleton.num_joints, 3):
-        raise ValueError(f"poses must be (T, {skeleton.num_joints}, 3) for {skeleton.name}, got {points.shape}")
+    points = points_in(poses, skeleton, "poses")
     visible = (points[..., 2:] > 0) & np.isfinite(points[..., :2]).all(axis=-1, keepdims=True)
     return np.where(visible, np.nan_to_num(points), 0.0).astype(np.float32)
 
-
-def to_rgb_uint8(images: Tensor) -> np.ndarray:
-    """``(B, 3, H, W)`` in [-1, 1] -> RGB uint8 ``(B, H, W, 3)``."""
-    return ((images.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()

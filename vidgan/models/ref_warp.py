@@ -26,6 +26,7 @@ from vidgan.keypoints.keypoints import present_xy
 from vidgan.keypoints.warp import tps_warp, unseen_openings
 from vidgan.models.base import GANModel
 from vidgan.nn import MultiScaleDiscriminator, UNet
+from vidgan.nn.images import to_tensor, to_uint8
 
 
 #: Added to the references' blend logits: an untrained network starts from the warped pixels
@@ -149,10 +150,10 @@ class RefWarp(GANModel):
         for start in range(0, len(maps), batch):
             span = slice(start, start + batch)
             refs = chosen[span]
-            frames = torch.from_numpy(reference_frames[refs]).to(device).permute(0, 1, 4, 2, 3).float() / 127.5 - 1
+            frames = to_tensor(reference_frames[refs]).to(device)
             ref_xy = torch.from_numpy(bank_xy[refs]).to(device)
             xy = torch.from_numpy(driving_xy[span]).to(device)
-            conditioning = torch.from_numpy(np.ascontiguousarray(maps[span])).to(device).permute(0, 3, 1, 2).float() / 255
+            conditioning = to_tensor(maps[span], signed=False).to(device)
             out = self.generate(conditioning, xy, frames, ref_xy, choice_temperature).frames
-            yield ((out.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            yield to_uint8(out)
 

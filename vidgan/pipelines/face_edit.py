@@ -47,6 +47,7 @@ from vidgan.progress import progress
 from vidgan.stages.blend import FlowBlender
 from vidgan.stages.tracks import TrackSettings
 from vidgan.nn.device import resolve_device
+from vidgan.nn.images import to_tensor, to_uint8
 
 if TYPE_CHECKING:
     from vidgan.models.age_cgan import FaceAger
@@ -263,9 +264,9 @@ class _Run:
         """Edit every crop of the run; smoothed in time when ``smooth``."""
         crops = np.stack(self.crops)
         device = editor.device
-        inputs = torch.from_numpy(crops).permute(0, 3, 1, 2).float().div(127.5).sub(1).to(device)
+        inputs = to_tensor(crops).to(device)
         outputs = editor(inputs, torch.from_numpy(np.stack(self.points)).to(device), smooth)
-        edited = outputs.detach().add(1).mul(127.5).round().clamp(0, 255).byte().permute(0, 2, 3, 1).cpu().numpy()
+        edited = to_uint8(outputs)
         if smooth and config.blend > 0:
             blender = FlowBlender(config.blend)
             edited = np.stack([blender(frame, guide) for frame, guide in zip(edited, crops)])

@@ -18,6 +18,7 @@ import torch
 from vidgan.io import VideoWriter
 from vidgan.progress import progress
 from vidgan.nn.device import resolve_device
+from vidgan.nn.images import to_tensor, to_uint8
 
 
 @torch.no_grad()
@@ -45,13 +46,12 @@ def generate_video(
     with VideoWriter(out, fps, crf=crf, preset="veryfast", audio_from=audio_from, audio_start=audio_start) as writer:
         bar = progress(total=len(maps), desc=f"generate {Path(out).name}")
         for start in range(0, len(maps), chunk):
-            window = torch.from_numpy(np.ascontiguousarray(maps[start : start + chunk])).to(torch_device)
-            window = window.permute(0, 3, 1, 2).float() / 255
+            window = to_tensor(maps[start : start + chunk], signed=False).to(torch_device)
             boxes = None
             if face_boxes is not None:
                 boxes = torch.from_numpy(np.asarray(face_boxes[start : start + chunk], np.float32)).to(torch_device)
             frames, state = model.generate(window, state, boxes, temporal=temporal)
-            images = ((frames.float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+            images = to_uint8(frames)
             writer.write_all(images)
             bar.update(len(images))
         bar.close()

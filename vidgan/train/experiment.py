@@ -91,7 +91,10 @@ def build_trainer(config: ExperimentConfig, run_dir: str | Path) -> GANTrainer:
     losses = from_dict(family.losses, config.losses, source="config", prefix="losses.")
     seed_everything(config.train.seed)  # the same initial weights on every run and every rank
     model = build_model(config)
-    dataset, collate = family.dataset(data, model)
+    try:
+        dataset, collate = family.dataset(data, model)
+    except ValueError as problem:  # data that do not fit the settings or the model: the user's to fix
+        raise ConfigError(f"data: {problem}") from None
     return family.trainer(model, dataset, config.train, run_dir, losses=losses, collate=collate)
 
 

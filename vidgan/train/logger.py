@@ -17,7 +17,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from vidgan.io.images import write_image
 from vidgan.io.writer import VideoWriter
-from vidgan.models.video_sampling import grid_frames
+from vidgan.nn.images import grid_frames
 from vidgan.progress import progress
 
 METRICS_FILE = "metrics.jsonl"

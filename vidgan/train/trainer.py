@@ -143,6 +143,14 @@ class GANTrainer:
         """Samples to log: images ``(B, C, H, W)`` or clips ``(B, T, C, H, W)`` in [-1, 1]."""
         return None
 
+    def trained_networks(self, which: str) -> list[nn.Module]:
+        """The networks that learn in this iteration's ``which`` step ("d": the discriminators',
+        "g": the generator's); asked every step, so a family that rests a network for a phase
+        returns the others (default: the whole side). A module of that side outside the list
+        rests for the step: no gradient, eval mode, not reduced across workers, not stepped by
+        the optimiser. An empty list skips the step (its losses are not computed)."""
+        return [self.model.discriminators if which == "d" else self.model.generator]
+
     # ---- helpers for the hooks ------------------------------------------------------------
 
     def noise(self, *shape: int) -> torch.Tensor:
@@ -313,26 +321,39 @@ class GANTrainer:
             if which == "d"
             else (generator, self.opt_g, self.scaler_g, self.gen_losses)
         )
-        discriminators.requires_grad_(which == "d")
-        generator.requires_grad_(which == "g")
+        trained = self.trained_networks(which)
+        if not trained:
+            return {}
+        discriminators.requires_grad_(False)
+        generator.requires_grad_(False)
+        for module in trained:
+            module.requires_grad_(True)
+        learning = {id(m) for module in trained for m in module.modules()}
+        resting = [m for m in network.modules() if id(m) not in learning and m.training]
         optimizer.zero_grad(set_to_none=True)
         totals: dict[str, torch.Tensor] = {}
-        for batch in micro_batches:
-            self._extra_losses = {}
-            with self._autocast():
-                terms = hook(batch)
-            terms = {**terms, **self._extra_losses}
-            total = sum(term.float() for term in terms.values()) / len(micro_batches)
-            scaler.scale(total).backward()
-            for name, term in terms.items():
-                key = f"loss_{which}/{name}"
-                totals[key] = totals.get(key, 0) + term.detach().float() / len(micro_batches)
+        try:
+            for module in resting:  # one module at a time: eval() would reach the learning children too
+                module.training = False
+            for batch in micro_batches:
+                self._extra_losses = {}
+                with self._autocast():
+                    terms = hook(batch)
+                terms = {**terms, **self._extra_losses}
+                total = sum(term.float() for term in terms.values()) / len(micro_batches)
+                scaler.scale(total).backward()
+                for name, term in terms.items():
+                    key = f"loss_{which}/{name}"
+                    totals[key] = totals.get(key, 0) + term.detach().float() / len(micro_batches)
+        finally:
+            for module in resting:
+                module.training = True
         totals[f"loss_{which}"] = sum(totals.values())
         finite = bool(torch.isfinite(torch.stack(list(totals.values()))).all())
         if not self.parallel.all_true(finite):
             bad = ", ".join(f"{k}={v.item():.4g}" for k, v in totals.items() if not torch.isfinite(v))
             raise NonFiniteLoss(f"non-finite {which.upper()} loss at iteration {self.iteration + 1} ({bad or 'on another worker'})")
-        parameters = [p for p in network.parameters()]
+        parameters = [p for module in trained for p in module.parameters()]
         self.parallel.average_gradients(parameters)
         if self.config.grad_clip is not None:
             scaler.unscale_(optimizer)

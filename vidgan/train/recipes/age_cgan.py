@@ -22,7 +22,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vidgan.data.face_ages import FaceAgeDataset, FaceAgeSettings, load_face_ages
-from vidgan.errors import ConfigError
 from vidgan.models.age_cgan import FaceAger, age_group_indices
 from vidgan.nn import GANLoss
 from vidgan.train.experiment import Family
@@ -60,8 +59,6 @@ class AgeCGANTrainer(GANTrainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.scaler_d.is_enabled() and self.losses.encoder_start < self.config.iterations:
-            raise ConfigError("train.amp=fp16 cannot rest the discriminator during the encoder stage; use bf16 or fp32")
         self.gan = GANLoss(self.losses.gan_mode)
 
     @property
@@ -69,9 +66,15 @@ class AgeCGANTrainer(GANTrainer):
         """1 (conditional GAN) while ``iteration < losses.encoder_start``, then 2 (encoder)."""
         return 1 if self.iteration < self.losses.encoder_start else 2
 
+    def trained_networks(self, which: str) -> list[nn.Module]:
+        """Stage 1: G's synthesis and D; stage 2: E alone (G fixed, D resting)."""
+        generator = self.model.generator
+        if self.stage == 2:
+            return [generator.encoder] if which == "g" else []
+        return [generator.project, generator.start, generator.ups, generator.head] if which == "g" else [
+            self.model.discriminators]
+
     def dis_losses(self, batch: Batch) -> dict[str, Tensor]:
-        if self.stage == 2:  # a leaf: the discriminator gets no gradient, so Adam leaves it untouched
-            return {"image": torch.zeros((), device=self.device, requires_grad=True)}
         image, groups = batch["image"], batch["group"]
         discriminator = self.model.discriminators["image"]
         with torch.no_grad():
@@ -88,20 +91,13 @@ class AgeCGANTrainer(GANTrainer):
             return {"gan": weights.gan * self.gan(self.model.discriminators["image"](fake, groups), True, False)}
         z = self.noise(generator.z_dim)
         groups = self.randint(generator.num_groups)
-        synthesis = [generator.project, generator.start, generator.ups, generator.head]
-        for module in synthesis:  # G is fixed: eval-mode statistics, no gradient to its weights
-            module.eval().requires_grad_(False)
-        try:
-            with torch.no_grad():
-                fake = generator(z, groups)
-            terms = {"encoder": weights.encoder * F.mse_loss(generator.encoder(fake).float(), z.float())}
-            if weights.reconstruction > 0:
-                image = batch["image"]
-                rebuilt = generator(generator.encoder(image), batch["group"])
-                terms["reconstruction"] = weights.reconstruction * F.l1_loss(rebuilt.float(), image.float())
-        finally:
-            for module in synthesis:
-                module.train()
+        with torch.no_grad():
+            fake = generator(z, groups)
+        terms = {"encoder": weights.encoder * F.mse_loss(generator.encoder(fake).float(), z.float())}
+        if weights.reconstruction > 0:
+            image = batch["image"]
+            rebuilt = generator(generator.encoder(image), batch["group"])
+            terms["reconstruction"] = weights.reconstruction * F.l1_loss(rebuilt.float(), image.float())
         return terms
 
     def preview(self, generator: nn.Module, batch: Batch) -> Tensor:

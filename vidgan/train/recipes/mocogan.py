@@ -24,7 +24,7 @@ class MoCoGANLosses:
     """Loss settings (``losses:``): GAN loss mode and the weight of each term."""
 
     #: MoCoGAN's code uses BCE, i.e. ``nonsaturating``.
-    mode: Literal["hinge", "lsgan", "nonsaturating"] = "nonsaturating"
+    gan_mode: Literal["hinge", "lsgan", "nonsaturating"] = "nonsaturating"
     image: float = 1.0
     video: float = 1.0
     #: The video discriminator's category head on real clips' labels (``--use_categories``).
@@ -42,7 +42,7 @@ class MoCoGANTrainer(GANTrainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.gan = GANLoss(self.losses.mode)
+        self.gan = GANLoss(self.losses.gan_mode)
 
     def _latents(self, length: int) -> tuple[Tensor, Tensor | None, Tensor, Tensor]:
         """Content, class ids, GRU initial state and innovations for this rank's micro-batch."""

@@ -26,14 +26,14 @@ import torch
 from torch import Tensor, nn
 
 from vidgan.data.pose_pairs import PosePairDataset, PosePairSettings, pose_pair_dataset
-from vidgan.errors import ConfigError
 from vidgan.keypoints import COCO17, render_skeleton
 from vidgan.keypoints.extract import FrameKeypointer
 from vidgan.keypoints import convert_points
-from vidgan.models.pose_guided import PoseGuidedGenerator, to_rgb_uint8
+from vidgan.models.pose_guided import PoseGuidedGenerator
 from vidgan.nn import DiscriminatorOutput, GANLoss, masked_l1
 from vidgan.train.experiment import Family
 from vidgan.train.trainer import Batch, GANTrainer
+from vidgan.nn.images import to_uint8
 
 __all__ = [
     "FAMILY",
@@ -84,8 +84,6 @@ class PoseGuidedTrainer(GANTrainer):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if self.scaler_d.is_enabled() and self.losses.stage1_iterations > 0:
-            raise ConfigError("train.amp=fp16 cannot rest the discriminator during stage I; use bf16 or fp32")
         self.gan = GANLoss(self.losses.gan_mode)
         self.vgg = self.perceptual_loss(self.losses.vgg_weights) if self.losses.perceptual > 0 else None
 
@@ -94,9 +92,17 @@ class PoseGuidedTrainer(GANTrainer):
         """1 while ``iteration < losses.stage1_iterations``, then 2."""
         return 1 if self.iteration < self.losses.stage1_iterations else 2
 
+    def trained_networks(self, which: str) -> list[nn.Module]:
+        """Stage I: the coarse generator alone (the discriminator rests); stage II: the refining
+        generator (and stage I when ``finetune_coarse``) and the discriminator."""
+        generator = self.model.generator
+        if which == "d":
+            return [] if self.stage == 1 else [self.model.discriminators]
+        if self.stage == 1:
+            return [generator.coarse]
+        return [generator.refine, generator.coarse] if self.losses.finetune_coarse else [generator.refine]
+
     def dis_losses(self, batch: Batch) -> dict[str, Tensor]:
-        if self.stage == 1:  # a leaf: the discriminator gets no gradient, so Adam leaves it untouched
-            return {"pair": torch.zeros((), device=self.device, requires_grad=True)}
         batch = self._flipped(batch)
         with torch.no_grad():
             refined = self._stage_two(batch["condition"], self.model.pose_maps(batch["target_points"]))
@@ -148,11 +154,10 @@ class PoseGuidedTrainer(GANTrainer):
         return flipped
 
     def _stage_two(self, condition: Tensor, pose: Tensor) -> Tensor:
-        """The refined image ``(B, 3, H, W)`` as stage II trains: from stage I's image (frozen
-        unless ``finetune_coarse``) with ``coarse_noise`` added."""
+        """The refined image ``(B, 3, H, W)`` as stage II trains: from stage I's image (resting
+        unless ``finetune_coarse``: :meth:`trained_networks`) with ``coarse_noise`` added."""
         generator = self.model.generator
-        with torch.set_grad_enabled(self.losses.finetune_coarse and torch.is_grad_enabled()):
-            coarse = generator(condition, pose, stage=1).coarse
+        coarse = generator(condition, pose, stage=1).coarse
         if self.losses.coarse_noise > 0:
             coarse = coarse + self.losses.coarse_noise * self.noise(*coarse.shape[1:]).to(coarse.dtype)
         return generator.refined(condition, coarse)
@@ -219,7 +224,7 @@ def evaluate_pairs(
         if lpips is not None:
             row["lpips"] = float(lpips(real, fake).mean())
         if keypointer is not None:
-            found = _extract_poses(keypointer, to_rgb_uint8(fake), upscale)
+            found = _extract_poses(keypointer, to_uint8(fake), upscale)
             row["pck@0.2"] = pck(found, convert_points(target_points, model.skeleton, COCO17), alpha=0.2)
         scores[name] = row
     return scores

@@ -10,7 +10,7 @@ from torch.utils.data import Dataset
 
 from vidgan.data.video_datasets import ClipData, build_clip_dataset
 from vidgan.errors import ConfigError
-from vidgan.models.video_sampling import VideoGAN
+from vidgan.models.video_gan import VideoGAN
 
 
 def preview_labels(n: int, num_classes: int, device: torch.device) -> Tensor | None:

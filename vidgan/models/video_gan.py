@@ -1,22 +1,17 @@
-"""What the video families (MoCoGAN, DVD-GAN) share: the :class:`VideoGAN` base with its
-class-label handling and eval-mode sampling, and writing a grid of sampled videos (``vidgan
-sample``; :func:`grid_frames` also lays out the trainer's preview grids). Their clip dataset is
-in :mod:`vidgan.train.recipes.video_clips`."""
+"""The base of the video families (MoCoGAN, DVD-GAN): :class:`VideoGAN` with its class-label
+handling, seeded noise and eval-mode sampling. Their clip dataset is in
+:mod:`vidgan.train.recipes.video_clips`; sampled videos are written as a grid with
+:func:`vidgan.nn.images.write_video_grid`."""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch import Tensor, nn
-from torchvision.utils import make_grid
 
-from vidgan.io import VideoWriter
 from vidgan.models.base import GANModel
 
 Category = int | Tensor | None
@@ -92,29 +87,3 @@ def sampling(module: nn.Module) -> Iterator[None]:
 def load_video_model(path: str | os.PathLike[str], device: str | torch.device = "cpu") -> VideoGAN:
     """A video model from its folder, or from a run folder (its ``model/``)."""
     return VideoGAN.from_pretrained(path, device=device)
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Float images in [-1, 1] -> uint8 in [0, 255], same shape."""
-    return ((images.detach().float().clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)
-
-
-def grid_frames(samples: torch.Tensor, columns: int | None = None) -> np.ndarray:
-    """``(B, C, H, W)`` images or ``(B, T, C, H, W)`` clips in [-1, 1] -> RGB uint8 grid frames
-    ``(T, H', W', 3)`` (T = 1 for images); gray is repeated to RGB."""
-    clips = samples if samples.dim() == 5 else samples.unsqueeze(1)
-    if clips.shape[2] == 1:
-        clips = clips.expand(-1, -1, 3, -1, -1)
-    columns = columns or math.ceil(math.sqrt(clips.shape[0]))
-    frames = [make_grid(to_uint8(clips[:, t].cpu()), nrow=columns, padding=2) for t in range(clips.shape[1])]
-    return torch.stack(frames).permute(0, 2, 3, 1).contiguous().numpy()
-
-
-def write_video_grid(
-    videos: Tensor, path: str | os.PathLike[str], *, fps: float = 8, columns: int | None = None
-) -> Path:
-    """Write ``videos`` ``(B, T, C, H, W)`` in [-1, 1] as one mp4 of a grid of clips (atomically)."""
-    columns = columns or math.ceil(math.sqrt(videos.shape[0]))
-    with VideoWriter(path, fps, crf=18, preset="veryfast") as writer:
-        writer.write_all(grid_frames(videos.float().cpu(), columns))
-    return Path(path)
