@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import json
 import math
 import os
+import re
 import signal
 import sys
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -70,6 +72,54 @@ def _terminate(signum: int, frame: object) -> None:
     raise Terminated
 
 
+#: Lines the native libraries write straight to file descriptor 2 (mediapipe's absl/glog and TF
+#: Lite): ``W0000 00:00:...``, ``INFO: Created TensorFlow Lite XNNPACK delegate``, absl's banner.
+NATIVE_LOG = re.compile(rb"^([IWEF]\d{4} \d\d:\d\d:\d\d|INFO: |WARNING: All log messages before absl)")
+
+
+@contextlib.contextmanager
+def native_logs_filtered() -> Iterator[None]:
+    """While inside, file descriptor 2 is a pipe whose lines reach the terminal unless they are
+    :data:`NATIVE_LOG` lines; Python's own ``sys.stderr`` (errors, warnings, progress bars)
+    writes to the terminal directly. A no-op when ``sys.stderr`` is not descriptor 2 (pytest)."""
+    try:
+        direct = sys.stderr.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        direct = False
+    if not direct:
+        yield
+        return
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    read_end, write_end = os.pipe()
+    os.dup2(write_end, 2)
+    os.close(write_end)
+    python_stderr = sys.stderr
+    sys.stderr = open(terminal, "w", buffering=1, encoding=python_stderr.encoding, errors="backslashreplace",
+                      closefd=False)
+    forwarder = threading.Thread(target=_forward_lines, args=(read_end, terminal), daemon=True)
+    forwarder.start()
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        sys.stderr = python_stderr
+        os.dup2(terminal, 2)  # the pipe's last writer (unless a child process still holds it) closes
+        forwarder.join(timeout=2)
+        if not forwarder.is_alive():
+            os.close(terminal)
+
+
+def _forward_lines(read_end: int, terminal: int) -> None:
+    with open(read_end, "rb") as pipe:
+        for line in pipe:
+            if not NATIVE_LOG.match(line):
+                try:
+                    os.write(terminal, line)
+                except OSError:
+                    return
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``vidgan`` script."""
     parser = build_parser()
@@ -79,6 +129,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.debug:
+        return _run(args)
+    with native_logs_filtered():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    """Run the chosen subcommand: a user error is one line and its exit code."""
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if in_main_thread else None  # clean up, as on Ctrl-C
     try:
@@ -196,10 +254,12 @@ def _extract(args: argparse.Namespace) -> int:
     from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
     from vidgan.keypoints.preview import write_preview
     from vidgan.keypoints.smooth import Smoother
+    from vidgan.nn.device import resolve_device
 
     check_output(args.out, [args.video], (".npz",))
     if args.preview:
         check_output(args.preview, [args.video, args.out], VIDEO_SUFFIXES)
+    resolve_device(args.device)  # a missing GPU is named before any work, whatever the backend
     info = probe(args.video)
     try:
         settings = ExtractSettings(what=args.what, backend=args.backend, detector=args.detector,

@@ -31,12 +31,26 @@ def check_output(out: str | os.PathLike[str], inputs: Iterable[str | os.PathLike
     for given in inputs:
         if given is not None and Path(given).resolve() == resolved:
             raise OutputError(path, "is also an input of this run; choose another output path")
-    parent = resolved.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-        raise OutputError(path, f"cannot be written: {parent} is not a writable folder")
+    _check_writable(path, resolved.parent)
     return path
+
+
+def check_output_folder(out: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, an output folder that is a file or lies below one, or whose
+    nearest existing folder cannot be written. Raises :class:`OutputError` naming it."""
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise OutputError(path, "is a file; give a folder for the output")
+    _check_writable(path, path.resolve())
+    return path
+
+
+def _check_writable(path: Path, folder: Path) -> None:
+    """Refuse ``path`` unless the nearest existing folder at or above ``folder`` is writable."""
+    while not folder.exists():
+        folder = folder.parent
+    if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(path, f"cannot be written: {folder} is not a writable folder")
 
 
 def temporary_sibling(path: Path) -> Path:

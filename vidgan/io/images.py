@@ -22,12 +22,20 @@ from vidgan.io.container import MAX_FRAME_PIXELS, check_input_file
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image as RGB uint8 ``(H, W, 3)``: gray is expanded, alpha dropped, 16-bit scaled."""
+def check_image(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """``(width, height)`` of an image file from its header alone, once it is known to exist, be
+    an image and be within the size limit (InputError / DecodeError naming the file otherwise)."""
     file = check_input_file(path)
     width, height = _declared_size(file)
     if width * height > MAX_FRAME_PIXELS:
         raise InputError(file, f"image {width}x{height} exceeds the size limit ({MAX_FRAME_PIXELS} pixels)")
+    return width, height
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image as RGB uint8 ``(H, W, 3)``: gray is expanded, alpha dropped, 16-bit scaled."""
+    check_image(path)
+    file = Path(path)
     image = cv2.imdecode(np.fromfile(file, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None:
         raise DecodeError(file, "not a readable image")

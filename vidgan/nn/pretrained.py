@@ -193,12 +193,21 @@ def meta_model(model_class: type[Pretrained], arguments: dict[str, Any], prefix:
         hint = hints.get(key, Any)
         if not _conforms(arguments[key], hint):
             raise ValueError(f"{prefix}{key}: {arguments[key]!r} is not a {_describe(hint)}")
+        if _negative(arguments[key]):  # widths, sizes, counts, scales: no model argument is below zero
+            raise ValueError(f"{prefix}{key}: must not be negative, got {arguments[key]!r}")
     try:
         with torch.device("meta"):
             return model_class(**arguments)
     except (ValueError, TypeError, RuntimeError, KeyError, IndexError, ZeroDivisionError) as error:
         raise ValueError(f"{prefix.rstrip('.') or 'arguments'}: these values do not build a "
                          f"{model_class.__name__}: {error}") from None
+
+
+def _negative(value: Any) -> bool:
+    """A number below zero, or a list holding one."""
+    if isinstance(value, (list, tuple)):
+        return any(_negative(item) for item in value)
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0
 
 
 def _conforms(value: Any, hint: Any) -> bool:

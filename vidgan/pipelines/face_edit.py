@@ -38,7 +38,7 @@ from vidgan.data.face_crops import align_frames
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoReader, VideoWriter, probe, read_image, write_image
 from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
-from vidgan.io.images import IMAGE_SUFFIXES
+from vidgan.io.images import IMAGE_SUFFIXES, check_image
 from vidgan.keypoints import Keypoints, Smoother
 from vidgan.keypoints.align import face_transform, paste_back, paste_mask
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer, extract_video
@@ -92,6 +92,8 @@ class FaceEditConfig:
             raise ValueError(f"edit must be age or frontalize, got {self.edit!r}")
         if not 0 <= self.blend < 1:
             raise ValueError(f"blend must be in [0, 1), got {self.blend}")
+        if self.steps < 0:
+            raise ValueError(f"steps must be >= 0, got {self.steps}")
         if self.tracking.what != "face":
             raise ValueError("face editing tracks faces: tracking.what must be face")
 
@@ -231,8 +233,10 @@ def run_face_edit(config: FaceEditConfig) -> FaceEditReport:
 
 def check_input(config: FaceEditConfig) -> None:
     """Fail early, naming the file, on an input that does not exist or a target age out of range."""
-    if not Path(config.input).is_file():
-        raise InputError(config.input, "no such file")
+    if is_image(config.input):
+        check_image(config.input)
+    else:
+        probe(config.input)
     if config.edit == "age" and not 0 <= config.target_age <= 120:
         raise ConfigError(f"target_age must be in 0..120 years, got {config.target_age}")
 

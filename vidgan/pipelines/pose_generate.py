@@ -27,6 +27,7 @@ import numpy as np
 from vidgan.pipelines.footage import Fit, frame_range
 from vidgan.errors import ConfigError, InputError
 from vidgan.io import VideoWriter, read_image
+from vidgan.io.images import check_image
 from vidgan.io.atomic import VIDEO_SUFFIXES, check_output
 from vidgan.keypoints import COCO17, Keypoints, Smoother, load_tracks
 from vidgan.keypoints.extract import ExtractSettings, FrameKeypointer
@@ -117,6 +118,7 @@ def run_pose_generate(config: PoseGenerateConfig) -> PoseGenerateReport:
     from vidgan.models.pose_guided import PoseGuidedGenerator
 
     check_output(config.out, [config.image, config.poses, config.image_pose], VIDEO_SUFFIXES)
+    check_image(config.image)  # before the model loads
     started = time.perf_counter()
     device = resolve_device(config.device)
     model = PoseGuidedGenerator.from_pretrained(config.model, device=device).eval()

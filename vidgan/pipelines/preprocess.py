@@ -16,10 +16,10 @@ import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TextIO
 
 from vidgan.errors import InputError
-from vidgan.io.atomic import atomic_path
+from vidgan.io.atomic import atomic_path, check_output_folder
 from vidgan.stages import StageSpec, make_runner
 from vidgan.stages.base import Resources
 from vidgan.stages.preprocess import ExtractTracks, PreprocessSettings, WriteSamples
@@ -38,6 +38,10 @@ class PreprocessConfig:
     address: str | None = None
     workers: int = 2
     settings: PreprocessSettings = field(default_factory=PreprocessSettings)
+
+    def __post_init__(self) -> None:
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -116,8 +120,11 @@ def stages(config: PreprocessConfig) -> list[StageSpec]:
     ]
 
 
-def run_preprocess(config: PreprocessConfig, *, log=sys.stderr) -> PreprocessReport:
-    """Run the pipeline, report progress on ``log`` and write ``OUT/report.json``."""
+def run_preprocess(config: PreprocessConfig, *, log: TextIO | None = None) -> PreprocessReport:
+    """Run the pipeline, report progress on ``log`` (default: standard error) and write
+    ``OUT/report.json``."""
+    log = log or sys.stderr
+    check_output_folder(config.out_dir)
     videos = list_videos(config.inputs, exclude=config.out_dir)
     rows = [{"video_id": vid, "source": str(path)} for vid, path in zip(video_ids(videos), videos)]
     started = time.perf_counter()
