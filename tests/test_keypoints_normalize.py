@@ -93,8 +93,35 @@ def test_normalising_needs_a_fit_and_a_visible_person(videos):
     source, _ = videos
     with pytest.raises(RuntimeError, match="before fit"):
         PoseNormalizer()(source)
-    with pytest.raises(ValueError, match="head and ankles"):
+    with pytest.raises(ValueError, match="no frame shows both shoulders"):
         PoseNormalizer().fit(source, Keypoints.missing(5, COCO17))
+
+
+def test_a_dancer_seen_from_the_hips_up_is_matched_by_the_torso(videos):
+    """Ankles in 20 % of the source frames (a few spurious detections at the frame's bottom edge,
+    as an upper-body clip gives): no ground line; shoulders and torso land on the target's."""
+    _, target = videos
+    count = 40
+    sway = 30 * np.sin(np.linspace(0, 4 * math.pi, count))
+    upper = _walk(np.full(count, 900.0), horizon=300, slope=1.5, center_x=360 + sway)  # 900 px tall, feet below
+    upper[:, 13:17] = np.nan  # knees and ankles out of the frame...
+    upper[::5, 15, 1] = 715.0  # ...but for a few false ankles at the bottom edge
+    upper[::5, 15, [0, 2]] = (360.0, 1.0)
+    source = Keypoints(upper, COCO17, np.arange(count), image_size=(720, 720))
+    normalizer = PoseNormalizer().fit(source, target)
+    assert normalizer.by_torso and not PoseNormalizer().fit(*videos).by_torso
+    result = normalizer(source)
+
+    def shoulders_and_torso(track: Keypoints) -> tuple[np.ndarray, np.ndarray]:
+        middle = track.xy[:, 5:7].mean(axis=1)
+        return middle, np.linalg.norm(track.xy[:, 11:13].mean(axis=1) - middle, axis=-1)
+
+    (moved, torso), (wanted, target_torso) = shoulders_and_torso(result), shoulders_and_torso(target)
+    np.testing.assert_allclose(np.median(moved, axis=0), np.median(wanted, axis=0), atol=0.5)
+    assert np.median(torso) == pytest.approx(np.median(target_torso), rel=1e-3)
+    assert np.nanmin(result.xy[:, :5, 1]) > 0  # the head stays in the target's frame
+    assert np.ptp(moved[:, 0]) == pytest.approx(np.ptp(sway) * np.median(target_torso) / np.median(
+        shoulders_and_torso(source)[1]), rel=1e-3)  # the sway, scaled, is kept
 
 
 def _similarity(scale: float, degrees: float, shift: tuple[float, float]) -> np.ndarray:

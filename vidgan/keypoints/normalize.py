@@ -5,6 +5,10 @@ and appendix). Each video's ground line is summarised by a far (smallest ankle y
 (largest ankle y) position and the person's height (head top to ankle) there. A source frame is
 scaled by the target/source height ratio interpolated between far and near according to where
 its ankle lies, and moved so that its ankle lands on the corresponding target ankle position.
+When either video shows its ankles in fewer than ``min_grounded`` of its frames (a dancer seen
+from the hips up), there is no ground line to match: the source is scaled by the ratio of the
+median torso sizes (shoulder midpoint to hip midpoint, or shoulder width where hips are rarely
+seen) and its median shoulder midpoint moved onto the target's.
 
 ``transfer_expression``: driving landmarks minus the driving neutral face, head pose removed by a
 similarity on stable points (eye corners, nose bridge), added onto a target's neutral landmarks.
@@ -42,6 +46,16 @@ class GroundLine:
         return (ankle_y - self.far_y) / span if span > 0 else np.zeros_like(ankle_y)
 
 
+@dataclass(frozen=True)
+class Torso:
+    """One video's median shoulder midpoint ``(x, y)`` and median torso size (pixels), for
+    videos that rarely show the ankles."""
+
+    x: float
+    y: float
+    size: float
+
+
 @dataclass
 class PoseNormalizer:
     """Maps source body keypoints (COCO-17 or OpenPose-18) into a target video's framing.
@@ -50,21 +64,45 @@ class PoseNormalizer:
     percentiles of the per-frame ankle y, so a few bad frames do not move them. ``tolerance``:
     frames whose ankle lies within ``tolerance * median height`` of a position measure the height
     there, as the ``height_percentile`` of their heights (standing, not crouching).
+    ``min_grounded``: the share of frames of each video that must show head and ankles for the
+    ground lines to be used; below it both videos are matched by their torsos (module docstring).
     """
 
     percentile: float = 5.0
     tolerance: float = 0.05
     height_percentile: float = 90.0
-    source: GroundLine | None = field(default=None, init=False)
-    target: GroundLine | None = field(default=None, init=False)
+    min_grounded: float = 0.5
+    source: GroundLine | Torso | None = field(default=None, init=False)
+    target: GroundLine | Torso | None = field(default=None, init=False)
     image_size: tuple[int, int] = field(default=(0, 0), init=False)
 
     def fit(self, source: Keypoints, target: Keypoints) -> PoseNormalizer:
-        """Measure the ground lines of both videos; returns ``self``."""
-        self.source = self.ground_line(source)
-        self.target = self.ground_line(target)
+        """Measure both videos (ground lines, else torsos); returns ``self``."""
+        grounded = min(_grounded_share(source), _grounded_share(target))
+        measure = self.ground_line if grounded >= self.min_grounded else self.torso
+        self.source, self.target = measure(source), measure(target)
         self.image_size = target.image_size
         return self
+
+    @property
+    def by_torso(self) -> bool:
+        """Whether the fitted videos are matched by their torsos (no usable ground line)."""
+        return isinstance(self.source, Torso)
+
+    def torso(self, keypoints: Keypoints) -> Torso:
+        """The median shoulder midpoint and torso size of one video."""
+        xy = keypoints.xy
+        shoulders = xy[:, _joints(keypoints.skeleton, "shoulder")]
+        hips = xy[:, _joints(keypoints.skeleton, "hip")]
+        middle = shoulders.mean(axis=1)  # NaN unless both shoulders are seen
+        length = np.linalg.norm(hips.mean(axis=1) - middle, axis=-1)
+        width = np.linalg.norm(shoulders[:, 0] - shoulders[:, 1], axis=-1)
+        seen = np.isfinite(middle).all(axis=-1)
+        if not seen.any():
+            raise ValueError(f"{keypoints.video_id or 'keypoints'}: no frame shows both shoulders")
+        size = length if np.isfinite(length).mean() >= 0.5 * seen.mean() else width
+        return Torso(x=float(np.nanmedian(middle[seen, 0])), y=float(np.nanmedian(middle[seen, 1])),
+                     size=float(np.nanmedian(size)))
 
     def ground_line(self, keypoints: Keypoints) -> GroundLine:
         """The far/near ankle positions and heights of one video."""
@@ -94,6 +132,12 @@ class PoseNormalizer:
         if self.source is None or self.target is None:
             raise RuntimeError("PoseNormalizer.__call__ before fit()")
         src, dst = self.source, self.target
+        if isinstance(src, Torso) and isinstance(dst, Torso):
+            scale = dst.size / src.size
+            points = source.points.copy()
+            points[..., 0] = dst.x + scale * (points[..., 0] - src.x)
+            points[..., 1] = dst.y + scale * (points[..., 1] - src.y)
+            return replace(source, points=points, image_size=self.image_size)
         ankle_y = _fill_gaps(_ankle_y(source), source.frame_index)
         where = src.position(ankle_y)
         near_ratio, far_ratio = dst.near_height / src.near_height, dst.far_height / src.far_height
@@ -150,6 +194,11 @@ def _joints(skeleton: Skeleton, *words: str) -> list[int]:
 def _ankle_y(keypoints: Keypoints) -> np.ndarray:
     """``(T,)`` y of the lower (grounded) ankle, NaN where no ankle is visible."""
     return _nanreduce(np.nanmax, keypoints.xy[:, _joints(keypoints.skeleton, "ankle"), 1])
+
+
+def _grounded_share(keypoints: Keypoints) -> float:
+    """The share of frames that show both the head and an ankle."""
+    return float(np.isfinite(_height(keypoints)).mean()) if len(keypoints) else 0.0
 
 
 def _height(keypoints: Keypoints) -> np.ndarray:

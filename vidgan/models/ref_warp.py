@@ -33,11 +33,6 @@ from vidgan.nn.images import to_tensor, to_uint8
 #: (the drawn image weighs e^-3 of one reference) and learns where to draw instead. Outside a
 #: reference's coverage its logit is -1e4: nothing is taken from outside a frame.
 REFERENCE_PRIOR = 3.0
-#: A reference covers the driving ``opening`` region only when its own is at least this share as
-#: open (:func:`~vidgan.keypoints.warp.unseen_openings`).
-OPENING_RATIO = 0.5
-
-
 class RefWarpOutput(NamedTuple):
     """``frames (B, 3, H, W)`` in [-1, 1]; ``warped (B, R, 3, H, W)`` the references after the
     warp; ``weights (B, R + 1, H, W)`` the blend weights (last: the drawn image); ``drawn (B, 3,
@@ -55,9 +50,9 @@ class RefWarpGenerator(nn.Module):
     """Warp ``references`` onto the driving keypoints, then blend them with a drawn image."""
 
     def __init__(self, map_channels: int, references: int, channels: tuple[int, ...], norm: str,
-                 opening: tuple[int, ...] = ()) -> None:
+                 opening: tuple[int, ...] = (), opening_ratio: float = 0.5) -> None:
         super().__init__()
-        self.references, self.opening = references, tuple(opening)
+        self.references, self.opening, self.opening_ratio = references, tuple(opening), opening_ratio
         self.unet = UNet(map_channels + 4 * references, 3 + references + 1, tuple(channels), norm, tanh=False)
 
     def forward(self, maps: Tensor, points: Tensor, references: Tensor, reference_points: Tensor,
@@ -72,7 +67,8 @@ class RefWarpGenerator(nn.Module):
         driving, sources = points.repeat_interleave(count, dim=0), reference_points.flatten(0, 1)
         warped, coverage = tps_warp(references.flatten(0, 1), sources, driving)
         if self.opening:  # an opening wider than the reference's is drawn, not stretched from its lips
-            unseen = unseen_openings(driving.float(), sources.float(), self.opening, references.shape[-2:], OPENING_RATIO)
+            unseen = unseen_openings(driving.float(), sources.float(), self.opening, references.shape[-2:],
+                                     self.opening_ratio)
             coverage = coverage * (1 - unseen.to(coverage.dtype))
         warped, coverage = warped.unflatten(0, (batch, count)), coverage.unflatten(0, (batch, count))
         inputs = torch.cat([maps * 2 - 1, warped.flatten(1, 2), coverage.flatten(1, 2) * 2 - 1], dim=1)
@@ -94,7 +90,8 @@ class RefWarp(GANModel):
     output; ``channels``: the U-Net's widths, one per level (H and W must be multiples of
     ``2 ** len(channels)``); ``opening``: keypoint indices around a region a reference shows only
     as far as it is open (faces: the inner lips, iBUG-68 60-67), drawn where the driving one is
-    wider; discriminator: ``num_d_scales`` PatchGANs of ``d_channels`` and ``d_layers``."""
+    wider: a reference covers it only when its own is at least ``opening_ratio`` as open
+    (:func:`~vidgan.keypoints.warp.unseen_openings`); discriminator: ``num_d_scales`` PatchGANs of ``d_channels`` and ``d_layers``."""
 
     def __init__(
         self,
@@ -106,13 +103,17 @@ class RefWarp(GANModel):
         d_layers: int = 3,
         norm: str = "instance",
         opening: tuple[int, ...] = (),
+        opening_ratio: float = 0.5,
     ) -> None:
         super().__init__()
         if references < 1 or not channels:
             raise ValueError(f"references must be >= 1 and channels non-empty, got {references} and {channels}")
         if opening and len(opening) < 3:
             raise ValueError(f"opening must name at least 3 keypoints (a polygon), got {opening}")
-        self.generator = RefWarpGenerator(map_channels, references, tuple(channels), norm, tuple(opening))
+        if not 0 < opening_ratio <= 1:
+            raise ValueError(f"opening_ratio must be in (0, 1], got {opening_ratio}")
+        self.generator = RefWarpGenerator(map_channels, references, tuple(channels), norm, tuple(opening),
+                                          opening_ratio)
         self.discriminators = nn.ModuleDict(
             {"image": MultiScaleDiscriminator(map_channels + 3, num_d_scales, d_channels, d_layers, norm)}
         )
