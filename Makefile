@@ -13,7 +13,7 @@ INSTALLED := $(VENV)/.installed
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --disable-pip-version-check -q -e '.[test]'
-	$(BIN)/python -c "import vidgan, torch, av, cv2, mediapipe, ray.data, ray.train.torch, tensorboard"
+	$(BIN)/python -c "import vidgan, torch, av, cv2, mediapipe, ray.data, ray.train.torch, tensorboard, gradio"
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)

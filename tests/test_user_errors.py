@@ -148,6 +148,10 @@ CASES: list[tuple[str, list[str], int, str]] = [
                                "tpgan_model"], 2, "notes.txt"),
     ("frontalize-out-suffix", ["frontalize", "--input", "photo.jpg", "--out", "front.xyz", "--model",
                                "tpgan_model"], 2, "front.xyz"),
+    # app
+    ("app-remote-without-flag", ["app", "--host", "0.0.0.0"], 2, "--allow-remote"),
+    ("app-port-out-of-range", ["app", "--port", "70000"], 2, "--port"),
+    ("app-workspace-is-file", ["app", "--workspace", "notes.txt"], 2, "notes.txt"),
     # keypoint files
     ("keypoints-not-a-zip", ["transfer", "--source", "clip.mp4", "--target", "target.mp4", "--out", "o.mp4",
                              "target_track=not_zip.npz"], 2, "not_zip.npz"),

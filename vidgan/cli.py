@@ -494,6 +494,47 @@ def _pose_generate_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. smooth=none margin=1.3 device=cpu")
 
 
+def _app_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to serve on (default: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--workspace", default="vidgan-app", help="the folder every job reads from and writes to")
+    parser.add_argument("--allow-remote", action="store_true",
+                        help="allow --host to be an address other machines can reach (no login: anyone there can run jobs)")
+    parser.add_argument("--slots", type=int, default=None, help="jobs run at once (default: 1 per GPU, else 1)")
+
+
+@command("app", "a local web page for the main jobs (transfer, reenact, age, frontalize, sample, preprocess)",
+         _app_args)
+def _app(args: argparse.Namespace) -> int:
+    from vidgan.errors import ConfigError
+
+    local = args.host in ("127.0.0.1", "localhost", "::1")
+    if not local and not args.allow_remote:
+        raise ConfigError(f"--host {args.host}: other machines could run jobs here; add --allow-remote to mean it")
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be in 1..65535, got {args.port}")
+    from vidgan.io.atomic import check_output_folder
+
+    check_output_folder(args.workspace)
+    import torch
+
+    from vidgan.app.jobs import JobQueue, Workspace
+    from vidgan.app.page import launch
+
+    slots = args.slots or max(1, torch.cuda.device_count())
+    if slots < 1:
+        raise ConfigError(f"--slots must be >= 1, got {slots}")
+    if not local:
+        print(f"vidgan app: warning: serving on {args.host}: anyone who reaches it can run jobs", file=sys.stderr)
+    queue = JobQueue(Workspace(args.workspace), slots=slots)
+    print(f"vidgan app: http://{args.host}:{args.port} (workspace {queue.workspace.root})", flush=True)
+    try:
+        launch(queue, args.host, args.port)
+    finally:
+        queue.close()
+    return 0
+
+
 @command("pose-generate", "animate one photo of a person along a pose sequence (PG2)", _pose_generate_args)
 def _pose_generate(args: argparse.Namespace) -> int:
     from vidgan.pipelines.pose_generate import PoseGenerateConfig, run_pose_generate
