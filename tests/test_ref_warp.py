@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared
 import torch
 import yaml
 
@@ -107,6 +108,31 @@ def test_face_retrieval_weighs_the_mouth():
     weights = retrieval_weights(IBUG68)
     assert weights[60] == 3 and weights[40] == 2 and weights[5] == 1
     assert (retrieval_weights(COCO17) == 1).all()
+
+
+def test_a_face_is_retrieved_by_its_expression_whatever_its_head_tilt():
+    """A real face (breakingbad.pts) smiling upright and frowning tilted by 5 degrees: a query
+    smiling with that tilt finds the smile (in place alone, the tilt wins and finds the frown)."""
+    lines = shared("faces/breakingbad.pts").read_text().splitlines()
+    face = np.array([[float(v) for v in line.split()] for line in lines[3:71]])
+    mouth, corners = np.arange(48, 68), np.array([48, 54, 60, 64])
+    scale = np.ptp(face[:, 0])
+
+    def posed(xy: np.ndarray, degrees: float) -> np.ndarray:
+        angle = np.deg2rad(degrees)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        centre = xy.mean(axis=0)
+        return np.concatenate([(xy - centre) @ rotation.T + centre, np.ones((len(xy), 1))], axis=1)
+
+    smile, frown = face.copy(), face.copy()
+    smile[corners, 1] -= 0.05 * scale  # corners up
+    smile[mouth, 0] = face[mouth, 0].mean() + 1.15 * (face[mouth, 0] - face[mouth, 0].mean())  # wider
+    frown[corners, 1] += 0.05 * scale
+    bank = np.stack([posed(smile, 0), posed(frown, 5)])
+    query = posed(smile, 5)
+    assert PoseIndex(bank, retrieval_weights(IBUG68)).nearest(query)[0] == 1  # in place: the tilt
+    assert PoseIndex.for_skeleton(bank, IBUG68).nearest(query)[0] == 0  # with the expression term
+    assert PoseIndex.for_skeleton(bank, IBUG68).distances(posed(frown, 5))[1] == pytest.approx(0, abs=1e-6)
 
 
 def test_warping_the_nearest_frame_beats_showing_it(tmp_path):

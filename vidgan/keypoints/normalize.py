@@ -23,10 +23,9 @@ import torch
 
 from vidgan.keypoints.align import apply_transform, estimate_similarity
 from vidgan.keypoints.keypoints import Keypoints
+from vidgan.keypoints.retrieval import STABLE_FACE_POINTS
 from vidgan.keypoints.skeletons import IBUG68, Skeleton
 
-#: iBUG-68 points that move with the head but hardly with expressions: nose bridge, eye corners.
-STABLE_FACE_POINTS = (27, 28, 29, 30, 36, 39, 42, 45)
 
 
 @dataclass(frozen=True)

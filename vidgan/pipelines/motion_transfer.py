@@ -56,9 +56,8 @@ from vidgan.io import VideoReader, VideoWriter, probe
 from vidgan.io.atomic import VIDEO_SUFFIXES, atomic_path, check_output
 from vidgan.keypoints import Keypoints, PoseNormalizer, load_tracks, transfer_expression
 from vidgan.keypoints.align import apply_transform, estimate_similarity, head_boxes, paste_back
-from vidgan.keypoints.normalize import STABLE_FACE_POINTS
 from vidgan.keypoints.render import render_track
-from vidgan.keypoints.retrieval import PoseIndex
+from vidgan.keypoints.retrieval import STABLE_FACE_POINTS, PoseIndex
 from vidgan.keypoints.warp import warp_frames
 from vidgan.progress import progress
 from vidgan.stages import StageSpec, make_runner
@@ -331,7 +330,9 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
     workspace.step("generate", generate_inputs, outputs,
                    lambda: _generate(config, model_dir, maps, driving, face_refine, workspace))
     fps = driving_info.fps
-    compose_inputs = {**generate_inputs, "out": str(out.resolve())}
+    # what was generated, not only how: a regenerated video (an output removed by hand) is composed again
+    compose_inputs = {**generate_inputs, "out": str(out.resolve()),
+                      "generated": {name: file_digest(workspace.path(name)) for name in outputs[:-1]}}
     workspace.step("compose", compose_inputs, [str(out.resolve()), *(f"composed_{m}.mp4" for m in METHODS[:-1]),
                                                "panel.mp4"],
                    lambda: _compose_all(config, clips, driving, maps, out, fps, workspace))
