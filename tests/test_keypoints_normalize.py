@@ -107,6 +107,8 @@ def test_a_dancer_seen_from_the_hips_up_is_matched_by_the_torso(videos):
     upper[:, 13:17] = np.nan  # knees and ankles out of the frame...
     upper[::5, 15, 1] = 715.0  # ...but for a few false ankles at the bottom edge
     upper[::5, 15, [0, 2]] = (360.0, 1.0)
+    guessed = upper.copy()
+    guessed[:, 13:17] = (360.0, 1500.0, 0.01)  # or legs guessed far below the frame, as mediapipe does
     source = Keypoints(upper, COCO17, np.arange(count), image_size=(720, 720))
     normalizer = PoseNormalizer().fit(source, target)
     assert normalizer.by_torso and not PoseNormalizer().fit(*videos).by_torso
@@ -120,6 +122,9 @@ def test_a_dancer_seen_from_the_hips_up_is_matched_by_the_torso(videos):
     np.testing.assert_allclose(np.median(moved, axis=0), np.median(wanted, axis=0), atol=0.5)
     assert np.median(torso) == pytest.approx(np.median(target_torso), rel=1e-3)
     assert np.nanmin(result.xy[:, :5, 1]) > 0  # the head stays in the target's frame
+    from_guesses = PoseNormalizer().fit(Keypoints(guessed, COCO17, np.arange(count), image_size=(720, 720)), target)
+    assert from_guesses.by_torso
+    assert not from_guesses(Keypoints(guessed, COCO17, np.arange(count))).visible[:, 13:17].any()  # dropped
     assert np.ptp(moved[:, 0]) == pytest.approx(np.ptp(sway) * np.median(target_torso) / np.median(
         shoulders_and_torso(source)[1]), rel=1e-3)  # the sway, scaled, is kept
 

@@ -5,10 +5,12 @@ and appendix). Each video's ground line is summarised by a far (smallest ankle y
 (largest ankle y) position and the person's height (head top to ankle) there. A source frame is
 scaled by the target/source height ratio interpolated between far and near according to where
 its ankle lies, and moved so that its ankle lands on the corresponding target ankle position.
-When either video shows its ankles in fewer than ``min_grounded`` of its frames (a dancer seen
-from the hips up), there is no ground line to match: the source is scaled by the ratio of the
-median torso sizes (shoulder midpoint to hip midpoint, or shoulder width where hips are rarely
-seen) and its median shoulder midpoint moved onto the target's.
+When either video shows its ankles (inside the frame, confidence >= :data:`SEEN`) in fewer than
+``min_grounded`` of its frames (a dancer seen from the hips up, whose ankles a body model still
+guesses far below the frame), there is no ground line to match: the source is scaled by the
+ratio of the median torso sizes (shoulder midpoint to hip midpoint, or shoulder width where hips
+are rarely seen), its median shoulder midpoint moved onto the target's, and its guessed points
+(confidence < :data:`SEEN`) dropped.
 
 ``transfer_expression``: driving landmarks minus the driving neutral face, head pose removed by a
 similarity on stable points (eye corners, nose bridge), added onto a target's neutral landmarks.
@@ -26,6 +28,11 @@ from vidgan.keypoints.keypoints import Keypoints
 from vidgan.keypoints.retrieval import STABLE_FACE_POINTS
 from vidgan.keypoints.skeletons import IBUG68, Skeleton
 
+
+
+#: A point with at least this confidence was seen; below it a body model guessed it (mediapipe
+#: still places the legs of a person cut off at the hips, with confidence near 0).
+SEEN = 0.5
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,7 @@ class PoseNormalizer:
             points = source.points.copy()
             points[..., 0] = dst.x + scale * (points[..., 0] - src.x)
             points[..., 1] = dst.y + scale * (points[..., 1] - src.y)
+            points[points[..., 2] < SEEN] = (np.nan, np.nan, 0.0)  # guesses, not what the camera saw
             return replace(source, points=points, image_size=self.image_size)
         ankle_y = _fill_gaps(_ankle_y(source), source.frame_index)
         where = src.position(ankle_y)
@@ -196,8 +204,14 @@ def _ankle_y(keypoints: Keypoints) -> np.ndarray:
 
 
 def _grounded_share(keypoints: Keypoints) -> float:
-    """The share of frames that show both the head and an ankle."""
-    return float(np.isfinite(_height(keypoints)).mean()) if len(keypoints) else 0.0
+    """The share of frames that show the head and an ankle seen inside the frame."""
+    if not len(keypoints):
+        return 0.0
+    ankles = _joints(keypoints.skeleton, "ankle")
+    seen = keypoints.confidence[:, ankles] >= SEEN
+    height = keypoints.image_size[0] or np.inf
+    inside = (keypoints.xy[:, ankles, 1] >= 0) & (keypoints.xy[:, ankles, 1] < height)
+    return float((np.isfinite(_height(keypoints)) & (seen & inside).any(axis=1)).mean())
 
 
 def _height(keypoints: Keypoints) -> np.ndarray:

@@ -323,7 +323,8 @@ def run_motion_transfer(config: MotionTransferConfig, *, log: TextIO | None = No
                        lambda: _train(training, workspace))
 
     maps = render_track(driving, size)
-    generate_inputs = {**retarget_inputs, "generator": config.generator,
+    generate_inputs = {**retarget_inputs, "retargeted": file_digest(workspace.path("retargeted.npz")),
+                       "generator": config.generator,
                        "smoothing": [config.smoothing, SMOOTHING_LOW_PASS], "choice": config.choice_temperature,
                        "model": file_digest(model_dir / "model.safetensors"), "chunk": config.chunk, "lossless": True}
     outputs = [f"{method}.mp4" for method in METHODS] + ["frame_by_frame.mp4", "references.npy"]
@@ -596,7 +597,10 @@ def _evaluate(config: MotionTransferConfig, clips: dict[str, Any], driving: Keyp
     metrics: dict[str, float] = {"frames": float(len(driving))}
     extractor = ExtractTrack({**asdict(config.tracking), "smooth": "none"})
     real = np.stack(list(VideoReader(workspace.path("target.mp4"))))
-    real_masks = region_masks(target.points, real.shape[1:3])
+    # the real target's region of the same body parts: those the driving shows in most frames (a
+    # dancer seen from the hips up drives no legs, so the legs' texture is not asked of the result)
+    shown = driving.visible.mean(axis=0) >= 0.5
+    real_masks = region_masks(np.where(shown[None, :, None], target.points, np.nan), real.shape[1:3])
     for method in METHODS:
         video = out if method == "result" else workspace.path(f"composed_{method}.mp4")
         frames = np.stack(list(VideoReader(video)))
