@@ -212,7 +212,7 @@ def test_bad_configs_are_clear_errors(tmp_path):
     ("train.lr_d=.nan", "train.lr_d must be a number > 0, got nan"),
     ("train.betas=[0.5,1.5]", "train.betas must be two numbers in [0, 1)"),
     ("train.grad_clip=0", "train.grad_clip must be > 0 or null"),
-    ("model.width=-4", "model: these values do not build a ToyGAN"),
+    ("model.width=-4", "model.width: must not be negative, got -4"),
     ("model.width=abc", "model.width: 'abc' is not a int"),
     ("model.size=[16]", "model.size: [16] is not a int"),
     ("train.device=cuda:7", "device 'cuda:7': "),
