@@ -62,10 +62,9 @@ class Job:
 
     @property
     def out(self) -> str | None:
-        """The command's output path (relative to the workspace), if it has one."""
-        for flag in ("--out",):
-            if flag in self.argv:
-                return self.argv[self.argv.index(flag) + 1]
+        """The command's output path (relative to the workspace): ``--out``, or preprocess's folder."""
+        if "--out" in self.argv:
+            return self.argv[self.argv.index("--out") + 1]
         return self.argv[2] if self.kind == "preprocess" else None
 
     @property
