@@ -16,8 +16,6 @@ from vidgan.errors import VidganError
 from vidgan.io import probe
 from vidgan.io.images import check_image
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # read when gradio is imported: nothing leaves
-
 #: Local fonts only: nothing is fetched from the network by the page.
 FONTS = {"font": ["ui-sans-serif", "system-ui", "sans-serif"], "font_mono": ["ui-monospace", "monospace"]}
 
@@ -75,9 +73,17 @@ def runs_table(queue: JobQueue) -> list[list[Any]]:
             for job in sorted(queue.jobs.values(), key=lambda j: j.id, reverse=True)]
 
 
+def _gradio():
+    """gradio, imported with its analytics off (read at import: nothing leaves the machine)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio
+
+    return gradio
+
+
 def build_page(queue: JobQueue):
     """The Gradio Blocks of the app over ``queue``."""
-    import gradio as gr
+    gr = _gradio()
 
     def submit(kind: str, fields: dict[str, Any]) -> tuple[str | None, str]:
         try:
@@ -213,7 +219,7 @@ def build_page(queue: JobQueue):
 
 def launch(queue: JobQueue, host: str = "127.0.0.1", port: int = 7860) -> None:
     """Serve the page until interrupted (files served only from the workspace)."""
-    import gradio as gr
+    gr = _gradio()
 
     page = build_page(queue)
     page.queue(default_concurrency_limit=4).launch(
